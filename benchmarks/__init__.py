@@ -1,0 +1,1 @@
+"""meshsec benchmarks: ``make bench`` (``python -m benchmarks``)."""
