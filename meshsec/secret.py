@@ -15,7 +15,7 @@ __all__ = ["REDACTED", "Secret"]
 
 REDACTED = "[REDACTED]"
 
-_T = TypeVar("T", str, bytes)
+_T = TypeVar("_T", str, bytes)
 
 
 class Secret(Generic[_T]):
