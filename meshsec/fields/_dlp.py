@@ -1,0 +1,175 @@
+"""DLP: find and redact sensitive values in nested structures, strings and logs.
+
+Findings carry the path and the kind, never the value. Strings are
+normalized first (see ``_normalize``) and then matched by the detectors in
+``_detectors``; mapping values under secret-looking keys (``password``,
+``api_key``, ...) are findings of kind ``secret`` even when they look tame.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from meshsec.fields._detectors import DETECTORS, FindingKind, Span
+from meshsec.fields._normalize import normalize, original_span
+
+__all__ = ["DlpLogFilter", "Finding", "redact", "redact_text", "scan"]
+
+_MAX_DEPTH: Final = 100
+_IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_SECRET_KEYS: Final = frozenset(
+    {
+        "password", "passwd", "pwd", "passphrase", "secret", "clientsecret", "apikey",
+        "apisecret", "accesstoken", "refreshtoken", "authtoken", "token", "idtoken",
+        "privatekey", "secretkey", "secretaccesskey", "authorization", "cookie", "sessionid",
+        "credentials", "credential",
+    }
+)  # fmt: skip  # one word per cell reads as a list
+
+
+@attrs.frozen
+class Finding:
+    """One sensitive value: where it is (``path``) and what it is (``kind``); never the value.
+
+    ``path`` uses the schema syntax with concrete indices (``users[2].email``);
+    a bare string scanned on its own has the path ``$``.
+    """
+
+    path: str
+    kind: FindingKind
+
+
+def scan(obj: object) -> list[Finding]:
+    """Every finding in ``obj`` (str, int, bytes, or nested lists and mappings of them)."""
+    walker = _Walker(None)
+    walker.walk(obj, "$", None, 0)
+    return walker.findings
+
+
+def redact(obj: object) -> Any:
+    """A copy of ``obj`` with every finding replaced by ``[REDACTED:<kind>]``.
+
+    Containers are copied (lists stay lists, mappings become dicts); the
+    input is never modified.
+    """
+    return _Walker(_redact_value).walk(obj, "$", None, 0)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every finding replaced by ``[REDACTED:<kind>]``."""
+    spans = _spans(text)
+    return _redact_value(text, spans) if spans else text
+
+
+class DlpLogFilter(logging.Filter):
+    """A logging filter that redacts findings in messages, arguments and tracebacks.
+
+    It never drops a record: it rewrites ``msg`` to the redacted, formatted
+    message (and clears ``args``) only when something was found.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001  # a broken format string must not break logging
+            message = str(record.msg)
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
+
+
+_Hit = tuple[int, int, FindingKind]
+
+
+def _spans(text: str) -> list[_Hit]:
+    normal, index = normalize(text)
+    claimed: list[Span] = []
+    found: list[_Hit] = []
+    for kind, detector in DETECTORS:
+        for start, end in detector(normal):
+            if any(start < b and a < end for a, b in claimed):
+                continue
+            claimed.append((start, end))
+            found.append((*original_span(index, start, end), kind))
+    found.sort()
+    return found
+
+
+def _child(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    name = str(key)
+    prefix = "" if path == "$" else path + "."
+    if _IDENT.fullmatch(name):
+        return prefix + name
+    return f"{path}[{name!r}]"
+
+
+def _secret_key(key: object) -> bool:
+    return isinstance(key, str) and re.sub(r"[^a-z]", "", key.lower()) in _SECRET_KEYS
+
+
+class _Walker:
+    """One pass over a nested value: collects findings, optionally rewrites strings."""
+
+    def __init__(self, rewrite: Callable[[str, list[_Hit]], str] | None) -> None:
+        self.findings: list[Finding] = []
+        self.rewrite = rewrite
+        self.seen: set[int] = set()
+
+    def walk(self, obj: object, path: str, key: object, depth: int) -> Any:
+        if isinstance(obj, Mapping | list):
+            return self._container(obj, path, depth)
+        text = _as_text(obj)
+        if text is None:
+            return obj
+        spans = _spans(text)
+        if not spans and text and _secret_key(key) and not text.startswith("[REDACTED"):
+            spans = [(0, len(text), FindingKind.SECRET)]
+        self.findings.extend(Finding(path, kind) for _, _, kind in spans)
+        if self.rewrite is None or not spans:
+            return obj
+        return self.rewrite(text, spans)
+
+    def _container(self, obj: Mapping[Any, Any] | list[Any], path: str, depth: int) -> Any:
+        if id(obj) in self.seen or depth > _MAX_DEPTH:
+            return obj if self.rewrite is None else None  # a cycle or absurd nesting
+        self.seen.add(id(obj))
+        try:
+            if isinstance(obj, list):
+                return [self.walk(v, _child(path, i), None, depth + 1) for i, v in enumerate(obj)]
+            return {k: self.walk(v, _child(path, k), k, depth + 1) for k, v in obj.items()}
+        finally:
+            self.seen.discard(id(obj))
+
+
+def _as_text(obj: object) -> str | None:
+    if isinstance(obj, str):
+        return obj
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return str(obj)
+    if isinstance(obj, bytes | bytearray):
+        return bytes(obj).decode("utf-8", "replace")
+    return None
+
+
+def _redact_value(text: str, spans: list[_Hit]) -> str:
+    parts, last = [], 0
+    for start, end, kind in spans:
+        parts.append(text[last:start])
+        parts.append(f"[REDACTED:{kind.value}]")
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)

@@ -1,0 +1,58 @@
+"""Text normalization for DLP matching, with a map back to the original offsets.
+
+A card number must not hide behind formatting: fullwidth or other Unicode
+decimal digits count as digits (NFKC, then ``unicodedata.decimal``), any
+dash punctuation is a dash, any space separator a space, and zero-width
+characters, soft hyphens and non-breaking spaces are removed.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Final
+
+__all__ = ["normalize"]
+
+_REMOVED: Final = frozenset(
+    "\u00a0\u00ad\u180e\u2007\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\u202f\ufeff"
+)
+
+
+def normalize(text: str) -> tuple[str, list[int] | None]:
+    """The normalized text and, unless it is unchanged ASCII, a map from each
+    normalized index (plus one past the end) to its index in ``text``."""
+    if text.isascii():
+        return text, None
+    out: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        if ch in _REMOVED:
+            continue
+        for piece in _char(ch):
+            out.append(piece)
+            index.append(i)
+    index.append(len(text))
+    return "".join(out), index
+
+
+def _char(ch: str) -> str:
+    if ch.isascii():
+        return ch
+    if ch.isdecimal():
+        return str(unicodedata.decimal(ch))
+    category = unicodedata.category(ch)
+    if category == "Pd":
+        return "-"
+    if category == "Zs":
+        return " "
+    folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) == 1 and folded.isdecimal():
+        return str(unicodedata.decimal(folded))
+    return folded
+
+
+def original_span(index: list[int] | None, start: int, end: int) -> tuple[int, int]:
+    """The span of ``text`` that normalized ``[start, end)`` came from."""
+    if index is None:
+        return start, end
+    return index[start], index[end - 1] + 1 if end > start else index[start]

@@ -1,0 +1,242 @@
+"""Schema-driven protection and clearance-driven reveal of whole records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from meshsec.errors import ConfigError, FieldError, MeshsecError
+from meshsec.fields import _audit
+from meshsec.fields._cipher import FieldCipher
+from meshsec.fields._classification import Classification
+from meshsec.fields._errors import DecryptionError
+from meshsec.fields._keyring import Keyring
+from meshsec.fields._masks import Masker, parse_mask
+from meshsec.fields._schema import ANY_KEY, EACH, KEY, Action, FieldRule, FieldSchema, Step
+
+__all__ = ["FieldProtector"]
+
+Slot = tuple[Any, Any]  # (container, key or index) holding one matched value
+
+
+class FieldProtector:
+    """Applies a :class:`FieldSchema` to JSON-like records.
+
+    :meth:`protect` encrypts, tokenizes, masks and drops; :meth:`reveal`
+    gives a caller the clear value of every field classified at or below
+    their clearance and a masked view of the rest; :meth:`rotate` moves
+    envelopes and reversible tokens to the primary key. None of them mutates
+    its input; on any error the input is untouched and nothing partial is
+    returned. Paths missing from a record are skipped, never created.
+    """
+
+    def __init__(
+        self,
+        schema: FieldSchema | Mapping[str, Any],
+        *,
+        keyring: Keyring,
+        masks: Mapping[str, Masker] | None = None,
+    ) -> None:
+        custom = dict(masks or {})
+        if not all(callable(fn) for fn in custom.values()):
+            raise ConfigError("custom masks must be callables taking a value")
+        if not isinstance(schema, FieldSchema):
+            schema = FieldSchema.parse(schema, masks=custom)
+        self._schema = schema
+        self._keyring = keyring
+        self._cipher = FieldCipher(keyring)
+        from meshsec.fields._tokenizer import Tokenizer
+
+        self._siv = Tokenizer(keyring, reversible=True)
+        self._hmac = Tokenizer(keyring, reversible=False)
+        self._maskers = {rule.path: self._compile(rule, custom) for rule in schema.rules}
+
+    @property
+    def schema(self) -> FieldSchema:
+        return self._schema
+
+    # -- public operations -----------------------------------------------------
+
+    def protect(self, record: Any, *, context: Mapping[str, object]) -> Any:
+        """A protected copy of ``record``; raises UnsupportedValueError naming the path."""
+        out = _copy(record)
+        for rule in self._schema.rules:
+            slots = list(_slots(out, rule.steps))
+            if rule.action == Action.DROP:
+                _drop(slots)
+                continue
+            for container, key in slots:
+                container[key] = self._protect_one(rule, container[key], context)
+        return out
+
+    def reveal(
+        self,
+        record: Any,
+        *,
+        context: Mapping[str, object],
+        clearance: Classification | str,
+    ) -> Any:
+        """A copy with fields at or below ``clearance`` in clear and the rest masked.
+
+        Emits one ``data_access`` audit event listing the field paths and
+        classifications (never values). Raises DecryptionError if any
+        envelope or token fails.
+        """
+        level = Classification.parse(clearance)
+        shown: list[FieldRule] = []
+        hidden: list[FieldRule] = []
+        try:
+            out = _copy(record)
+            for rule in self._schema.rules:
+                slots = list(_slots(out, rule.steps))
+                if slots:
+                    (shown if rule.classification <= level else hidden).append(rule)
+                self._reveal_rule(rule, slots, context, cleared=rule.classification <= level)
+        except MeshsecError as exc:
+            _reveal_event("FAILURE", level, shown, hidden, reason=exc.code)
+            raise
+        _reveal_event("SUCCESS", level, shown, hidden)
+        return out
+
+    def rotate(self, record: Any, *, context: Mapping[str, object]) -> Any:
+        """A copy whose envelopes and reversible tokens all use the primary key."""
+        out = _copy(record)
+        primary = self._keyring.primary_id
+        for rule in self._schema.rules:
+            if rule.action not in (Action.ENCRYPT, Action.TOKENIZE):
+                continue
+            for container, key in _slots(out, rule.steps):
+                value = container[key]
+                if _key_id(value) == primary:
+                    continue
+                clear = self._open(rule, value, context)
+                container[key] = self._protect_one(rule, clear, context)
+        return out
+
+    def search_tokens(self, value: object, *, field: str) -> list[str]:
+        """Tokens of ``value`` for the tokenized schema path ``field``, every key version."""
+        rule = next((r for r in self._schema.rules if r.path == field), None)
+        if rule is None or rule.action not in (Action.TOKENIZE, Action.TOKENIZE_IRREVERSIBLE):
+            raise FieldError(f"schema path {field!r} is not tokenized")
+        tokenizer = self._siv if rule.action == Action.TOKENIZE else self._hmac
+        return tokenizer.search_tokens(value, field=field)
+
+    # -- one value -----------------------------------------------------------
+
+    def _protect_one(self, rule: FieldRule, value: Any, context: Mapping[str, object]) -> Any:
+        if rule.action == Action.ENCRYPT:
+            return self._cipher.encrypt(value, field=rule.path, context=context)
+        if rule.action == Action.TOKENIZE:
+            return self._siv.tokenize(value, field=rule.path)
+        if rule.action == Action.TOKENIZE_IRREVERSIBLE:
+            return self._hmac.tokenize(value, field=rule.path)
+        return self._maskers[rule.path](value)
+
+    def _open(self, rule: FieldRule, value: Any, context: Mapping[str, object]) -> Any:
+        if rule.action == Action.ENCRYPT:
+            return self._cipher.decrypt(value, field=rule.path, context=context)
+        return self._siv.detokenize(value, field=rule.path)
+
+    def _reveal_rule(
+        self, rule: FieldRule, slots: list[Slot], context: Mapping[str, object], *, cleared: bool
+    ) -> None:
+        if rule.action == Action.DROP:
+            _drop(slots)  # a dropped field found in storage never leaves through reveal
+            return
+        if rule.action not in (Action.ENCRYPT, Action.TOKENIZE):
+            return  # masked and HMAC-tokenized values are already safe to show
+        if rule.action == Action.TOKENIZE and not cleared and rule.reveal_mask is None:
+            for container, key in slots:
+                if not self._siv.is_token(container[key]):
+                    raise DecryptionError(rule.path)
+            return  # the token itself is the masked view
+        for container, key in slots:
+            clear = self._open(rule, container[key], context)
+            container[key] = clear if cleared else self._maskers[rule.path](clear)
+
+    def _compile(self, rule: FieldRule, custom: Mapping[str, Masker]) -> Masker:
+        spec = rule.mask if rule.action == Action.MASK else rule.reveal_mask
+        if spec is None:
+            return _identity
+        return parse_mask(spec, custom=custom, hash_key=self._hash_key(rule.path))
+
+    def _hash_key(self, path: str) -> Callable[[], bytes]:
+        def key() -> bytes:
+            primary = self._keyring._get_primary()
+            return self._keyring._derived(primary, "mask-hmac", path, bytes)
+
+        return key
+
+    def __repr__(self) -> str:
+        return f"FieldProtector(rules={len(self._schema.rules)}, keyring={self._keyring!r})"
+
+
+def _identity(value: object) -> object:
+    return value
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of the JSON containers; leaves are shared (they are immutable)."""
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _slots(root: Any, steps: tuple[Step, ...]) -> Iterator[Slot]:
+    frontier: list[Slot] = [([root], 0)]
+    for kind, name in steps:
+        nxt: list[Slot] = []
+        for container, key in frontier:
+            node = container[key]
+            if kind == KEY:
+                if isinstance(node, dict) and name in node:
+                    nxt.append((node, name))
+            elif kind == ANY_KEY:
+                if isinstance(node, dict):
+                    nxt.extend((node, k) for k in node)
+            elif kind == EACH and isinstance(node, list):
+                nxt.extend((node, i) for i in range(len(node)))
+        frontier = nxt
+    return iter(frontier)
+
+
+def _drop(slots: list[Slot]) -> None:
+    # Delete list elements from the highest index down so indices stay valid.
+    for container, key in sorted(
+        slots, key=lambda s: s[1] if isinstance(s[1], int) else 0, reverse=True
+    ):
+        del container[key]
+
+
+def _key_id(value: object) -> str | None:
+    if isinstance(value, str) and value.count(".") in (2, 3):
+        return value.split(".", 2)[1]
+    return None
+
+
+def _reveal_event(
+    outcome: str,
+    level: Classification,
+    shown: list[FieldRule],
+    hidden: list[FieldRule],
+    *,
+    reason: str | None = None,
+) -> None:
+    def listing(rules: list[FieldRule]) -> str:
+        return ",".join(f"{r.path}={r.classification.name.lower()}" for r in rules)
+
+    _audit.record(
+        "DATA_ACCESS",
+        "fields.reveal",
+        outcome,
+        reason=reason,
+        attributes={
+            "clearance": level.name.lower(),
+            "revealed_fields": listing(shown),
+            "masked_fields": listing(hidden),
+            "revealed_count": len(shown),
+            "masked_count": len(hidden),
+        },
+    )
