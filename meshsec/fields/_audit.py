@@ -1,40 +1,32 @@
-"""The one place fields talks to :mod:`meshsec.audit`."""
+"""The one place fields talks to :mod:`meshsec.audit` (actor from the security context)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any
+
+from meshsec import audit
+from meshsec.context import current_security_context
 
 
 def record(
-    category: str,
+    category: audit.Category,
     action: str,
-    outcome: str,
+    outcome: audit.Outcome,
     *,
     target: str | None = None,
     reason: str | None = None,
     attributes: Mapping[str, object] | None = None,
 ) -> None:
     """Emit one security event; free when no sink is configured."""
-    try:
-        audit: Any = importlib.import_module("meshsec.audit")
-    except ModuleNotFoundError:  # until meshsec.audit lands on this branch
+    if not audit.enabled():
         return
-    actor = _actor()
+    caller = current_security_context()
     audit.record(
-        getattr(audit.Category, category),
+        category,
         action,
-        getattr(audit.Outcome, outcome),
-        actor=actor,
+        outcome,
+        actor=caller.principal or caller.peer_id,
         target=target,
         reason=reason,
         attributes=attributes,
     )
-
-
-def _actor() -> str | None:
-    from meshsec.context import current_security_context
-
-    caller = current_security_context()
-    return caller.principal or caller.peer_id

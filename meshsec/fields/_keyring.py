@@ -15,6 +15,7 @@ import attrs
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from meshsec.audit import Category, Outcome
 from meshsec.clock import Clock, system_clock
 from meshsec.fields import _audit
 from meshsec.fields._b64 import b64d, b64e
@@ -142,7 +143,7 @@ class Keyring:
             key = _new_key(self._name, version, self._clock)
             self._keys[key.key_id] = key
             self._primary = key
-        _audit.record("KEY", "fields.key.rotate", "SUCCESS", target=key.key_id)
+        _audit.record(Category.KEY, "fields.key.rotate", Outcome.SUCCESS, target=key.key_id)
         return key.key_id
 
     def retire(self, key_id: str) -> None:
@@ -155,7 +156,7 @@ class Keyring:
                 raise KeyringError("the primary key cannot be retired; rotate() first")
             del self._keys[key_id]
             self._cache = {k: v for k, v in self._cache.items() if k[0] != key_id}
-        _audit.record("KEY", "fields.key.retire", "SUCCESS", target=key_id)
+        _audit.record(Category.KEY, "fields.key.retire", Outcome.SUCCESS, target=key_id)
 
     # -- use by ciphers and tokenizers (private to the package) --------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from meshsec.audit import Category, Outcome
 from meshsec.errors import ConfigError, FieldError, MeshsecError
 from meshsec.fields import _audit
 from meshsec.fields._cipher import FieldCipher
@@ -93,9 +94,9 @@ class FieldProtector:
                     (shown if rule.classification <= level else hidden).append(rule)
                 self._reveal_rule(rule, slots, context, cleared=rule.classification <= level)
         except MeshsecError as exc:
-            _reveal_event("FAILURE", level, shown, hidden, reason=exc.code)
+            _reveal_event(Outcome.FAILURE, level, shown, hidden, reason=exc.code)
             raise
-        _reveal_event("SUCCESS", level, shown, hidden)
+        _reveal_event(Outcome.SUCCESS, level, shown, hidden)
         return out
 
     def rotate(self, record: Any, *, context: Mapping[str, object]) -> Any:
@@ -217,7 +218,7 @@ def _key_id(value: object) -> str | None:
 
 
 def _reveal_event(
-    outcome: str,
+    outcome: Outcome,
     level: Classification,
     shown: list[FieldRule],
     hidden: list[FieldRule],
@@ -228,7 +229,7 @@ def _reveal_event(
         return ",".join(f"{r.path}={r.classification.name.lower()}" for r in rules)
 
     _audit.record(
-        "DATA_ACCESS",
+        Category.DATA_ACCESS,
         "fields.reveal",
         outcome,
         reason=reason,
