@@ -36,7 +36,8 @@ class FindingKind(enum.StrEnum):
 
 # -- payment cards -----------------------------------------------------------
 
-_DIGIT_RUN: Final = re.compile(r"(?<![\dA-Za-z])\d+(?:(?: ?[-./] ?| )\d+)*(?![\dA-Za-z])")
+# Only digits bound a run: letters glued to a card number do not hide it.
+_DIGIT_RUN: Final = re.compile(r"(?<!\d)\d+(?:(?: ?[-./] ?| )\d+)*(?!\d)")
 _GROUP: Final = re.compile(r"\d+")
 
 
@@ -51,17 +52,24 @@ def _luhn(digits: str) -> bool:
 
 
 def _card_brand_ok(digits: str) -> bool:
-    # Issuer identification ranges of the major schemes (ISO/IEC 7812):
-    # Visa 4; Mastercard 51-55, 2221-2720; Mir 2200-2204; Amex 34, 37;
-    # Diners 300-305, 36, 38, 39; JCB 3528-3589; Discover, UnionPay, Maestro 5x/6x.
-    first, two, four = digits[0], int(digits[:2]), int(digits[:4])
-    if first in "456":
-        return True
-    if first == "2":
-        return 2221 <= four <= 2720 or 2200 <= four <= 2204
-    if first == "3":
-        return two in (34, 37, 36, 38, 39) or 300 <= int(digits[:3]) <= 305 or 3528 <= four <= 3589
-    return False
+    """Issuer identification ranges and lengths of the major schemes (ISO/IEC 7812).
+
+    Visa 4 (13, 16, 19); Mastercard 51-55 and 2221-2720 (16); Mir 2200-2204;
+    Amex 34, 37 (15); Diners 300-305, 36, 38, 39 (14-19); JCB 3528-3589;
+    Discover, UnionPay and Maestro 5x/6x (12-19).
+    """
+    n, first, two, four = len(digits), digits[0], int(digits[:2]), int(digits[:4])
+    if first == "4":
+        return n in (13, 16, 19)
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return n == 16
+    if 2200 <= four <= 2204 or 3528 <= four <= 3589:
+        return n >= 16
+    if two in (34, 37):
+        return n == 15
+    if two in (36, 38, 39) or 300 <= int(digits[:3]) <= 305:
+        return n >= 14
+    return first in "56"
 
 
 def _cards(text: str) -> Iterator[Span]:
@@ -110,7 +118,7 @@ def _ssns(text: str) -> Iterator[Span]:
 # -- email addresses -------------------------------------------------------------
 
 _EMAIL: Final = re.compile(
-    r"(?<![\w.%+-])[\w%+-](?:[\w.%+-]{0,63})@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![\w-])"
+    r"(?<![\w.%+-])[\w%+-](?:[\w.%+-]{0,63})@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![^\W\d]|-)"
 )
 
 
@@ -133,7 +141,7 @@ _IBAN_LENGTHS: Final = {
     "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
     "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip  # ISO 13616 registry lengths, one country per cell
-_IBAN_START: Final = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2})\d{2}")
+_IBAN_START: Final = re.compile(r"(?<![A-Za-z])([A-Z]{2})\d{2}")
 
 
 def _iban_ok(compact: str) -> bool:
@@ -162,9 +170,9 @@ def _iban_end(text: str, start: int, length: int) -> int | None:
         elif not (ch in " -" and count and i + 1 < len(text) and text[i + 1] not in " -"):
             return None
         i += 1
-    if count < length or (i < len(text) and text[i].isascii() and text[i].isalnum()):
-        return None
-    return i
+    # No boundary is required after the last character: the country length
+    # and mod-97 decide, so IBANs glued to each other are all found.
+    return i if count == length else None
 
 
 # -- JWTs, PEM private keys, AWS access key ids ------------------------------------
@@ -175,6 +183,11 @@ _JWT: Final = re.compile(
 _PEM: Final = re.compile(
     r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
     r"(?:-----END ([A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+    re.DOTALL,
+)
+_PEM_PUBLIC: Final = re.compile(
+    r"-----BEGIN (?:CERTIFICATE|PUBLIC KEY|RSA PUBLIC KEY|X509 CRL|CERTIFICATE REQUEST)-----"
+    r".*?(?:-----END [A-Z0-9 ]+-----|\Z)",
     re.DOTALL,
 )
 _AWS_KEY_ID: Final = re.compile(
@@ -257,7 +270,14 @@ def _secrets(text: str) -> Iterator[Span]:
         yield m.span()
     for m in _LABELLED.finditer(text):
         yield m.span("v")
+    # Public PEM blocks (certificates, public keys) are random-looking by
+    # nature and public by definition; base64 JSON ("eyJ...") without a
+    # signature is a JWT fragment, not a credential.
+    public = [m.span() for m in _PEM_PUBLIC.finditer(text)] if "-----BEGIN" in text else []
     for m in _CANDIDATE.finditer(text):
+        start = m.start()
+        if any(a <= start < b for a, b in public) or m.group().startswith("eyJ"):
+            continue
         if _random_looking(m.group()):
             yield m.span()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -21,6 +21,7 @@ from meshsec.fields._normalize import normalize, original_span
 __all__ = ["DlpLogFilter", "Finding", "redact", "redact_text", "scan"]
 
 _MAX_DEPTH: Final = 100
+_MAX_ROUNDS: Final = 8
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _SECRET_KEYS: Final = frozenset(
     {
@@ -46,7 +47,7 @@ class Finding:
 
 def scan(obj: object) -> list[Finding]:
     """Every finding in ``obj`` (str, int, bytes, or nested lists and mappings of them)."""
-    walker = _Walker(None)
+    walker = _Walker(rewrite=False)
     walker.walk(obj, "$", None, 0)
     return walker.findings
 
@@ -57,13 +58,29 @@ def redact(obj: object) -> Any:
     Containers are copied (lists stay lists, mappings become dicts); the
     input is never modified.
     """
-    return _Walker(_redact_value).walk(obj, "$", None, 0)
+    return _Walker(rewrite=True).walk(obj, "$", None, 0)
 
 
 def redact_text(text: str) -> str:
     """``text`` with every finding replaced by ``[REDACTED:<kind>]``."""
-    spans = _spans(text)
-    return _redact_value(text, spans) if spans else text
+    return _scan_text(text)[1]
+
+
+def _scan_text(text: str) -> tuple[list[FindingKind], str]:
+    """The kinds found in ``text`` and its redacted form.
+
+    Redacting can separate values that were glued together (an email run
+    into a card number), so redaction repeats until nothing more is found;
+    the kinds of every round are findings.
+    """
+    kinds: list[FindingKind] = []
+    for _ in range(_MAX_ROUNDS):
+        spans = _spans(text)
+        if not spans:
+            break
+        kinds.extend(kind for _, _, kind in spans)
+        text = _redact_value(text, spans)
+    return kinds, text
 
 
 class DlpLogFilter(logging.Filter):
@@ -124,7 +141,7 @@ def _secret_key(key: object) -> bool:
 class _Walker:
     """One pass over a nested value: collects findings, optionally rewrites strings."""
 
-    def __init__(self, rewrite: Callable[[str, list[_Hit]], str] | None) -> None:
+    def __init__(self, *, rewrite: bool) -> None:
         self.findings: list[Finding] = []
         self.rewrite = rewrite
         self.seen: set[int] = set()
@@ -135,17 +152,17 @@ class _Walker:
         text = _as_text(obj)
         if text is None:
             return obj
-        spans = _spans(text)
-        if not spans and text and _secret_key(key) and not text.startswith("[REDACTED"):
-            spans = [(0, len(text), FindingKind.SECRET)]
-        self.findings.extend(Finding(path, kind) for _, _, kind in spans)
-        if self.rewrite is None or not spans:
+        kinds, cleaned = _scan_text(text)
+        if not kinds and text and _secret_key(key) and not text.startswith("[REDACTED"):
+            kinds, cleaned = [FindingKind.SECRET], f"[REDACTED:{FindingKind.SECRET.value}]"
+        self.findings.extend(Finding(path, kind) for kind in kinds)
+        if not self.rewrite or not kinds:
             return obj
-        return self.rewrite(text, spans)
+        return cleaned
 
     def _container(self, obj: Mapping[Any, Any] | list[Any], path: str, depth: int) -> Any:
         if id(obj) in self.seen or depth > _MAX_DEPTH:
-            return obj if self.rewrite is None else None  # a cycle or absurd nesting
+            return None if self.rewrite else obj  # a cycle or absurd nesting
         self.seen.add(id(obj))
         try:
             if isinstance(obj, list):
