@@ -2,33 +2,42 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
-import re
 from typing import Final
 
 __all__ = ["b64d", "b64e"]
 
-_ALPHABET: Final = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
+# The last character of a 2- or 3-character tail carries 4 or 2 unused low
+# bits; canonical encodings leave them zero, so only these characters fit.
+_LAST_OF_2: Final = frozenset("AQgw")
+_LAST_OF_3: Final = frozenset("AEIMQUYcgkosw048")
 
 
 def b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URL).decode()
 
 
 def b64d(text: str) -> bytes:
     """Decode unpadded base64url; raises ValueError on anything non-canonical.
 
-    Canonical means re-encoding gives the same text: a character whose unused
-    low bits differ would otherwise decode to the same bytes, so a bit flip in
-    the last character of an envelope could go unnoticed.
+    Canonical means re-encoding gives the same text: a last character whose
+    unused low bits differ would otherwise decode to the same bytes, so a bit
+    flip there could go unnoticed.
     """
-    if len(text) % 4 == 1 or _ALPHABET.fullmatch(text) is None:
-        raise ValueError("not base64url")
+    tail = len(text) % 4
+    if (
+        tail == 1
+        or (tail == 2 and text[-1] not in _LAST_OF_2)
+        or (tail == 3 and text[-1] not in _LAST_OF_3)
+        or "+" in text
+        or "/" in text
+        or "=" in text
+    ):
+        raise ValueError("not canonical base64url")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = text.encode("ascii").translate(_TO_STANDARD) + b"=" * (-tail % 4)
+        return binascii.a2b_base64(raw, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("not base64url") from exc
-    if b64e(data) != text:
-        raise ValueError("not canonical base64url")
-    return data

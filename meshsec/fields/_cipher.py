@@ -52,12 +52,13 @@ class FieldCipher:
     4111
     """
 
-    __slots__ = ("_keyring",)
+    __slots__ = ("_keyring", "_prefixes")
 
     def __init__(self, keyring: Keyring) -> None:
         if not isinstance(keyring, Keyring):
             raise TypeError("FieldCipher needs a meshsec.fields.Keyring")
         self._keyring = keyring
+        self._prefixes: dict[tuple[str, str], bytes] = {}
 
     @property
     def keyring(self) -> Keyring:
@@ -69,11 +70,15 @@ class FieldCipher:
         Raises UnsupportedValueError for values that are not JSON types, and
         KeyUsageExceededError when the primary key reached its usage bound.
         """
+        return self._seal(value, field, canonical_context(context))
+
+    def _seal(self, value: object, field: str, context_bytes: bytes) -> str:
         plaintext = encode_value(value, field=field)
-        context_bytes = canonical_context(context)
         key = self._keyring._use_primary()
         nonce = secrets.token_bytes(_NONCE)
-        sealed = self._aead(key).encrypt(nonce, plaintext, _aad(key.key_id, field, context_bytes))
+        sealed = self._aead(key).encrypt(
+            nonce, plaintext, self._aad(key.key_id, field) + context_bytes
+        )
         return f"ms1.{key.key_id}.{b64e(nonce)}.{b64e(sealed)}"
 
     def decrypt(self, envelope: object, *, field: str, context: Mapping[str, object]) -> JsonValue:
@@ -81,7 +86,9 @@ class FieldCipher:
 
         Raises DecryptionError (one error, one message) for every failure.
         """
-        context_bytes = canonical_context(context)
+        return self._open(envelope, field, canonical_context(context))
+
+    def _open(self, envelope: object, field: str, context_bytes: bytes) -> JsonValue:
         parts = envelope.split(".") if isinstance(envelope, str) else ()
         if len(parts) != 4 or parts[0] != ENVELOPE_PREFIX:
             raise DecryptionError(field)
@@ -97,7 +104,9 @@ class FieldCipher:
         if len(nonce) != _NONCE or len(sealed) <= _TAG:
             raise DecryptionError(field)
         try:
-            plain = self._aead(key).decrypt(nonce, sealed, _aad(key.key_id, field, context_bytes))
+            plain = self._aead(key).decrypt(
+                nonce, sealed, self._aad(key.key_id, field) + context_bytes
+            )
             return decode_value(plain)
         except Exception:  # noqa: BLE001  # InvalidTag, ValueError, UnicodeError: one answer for all
             raise DecryptionError(field) from None
@@ -109,6 +118,15 @@ class FieldCipher:
             raise DecryptionError()
         return parts[1]
 
+    def _aad(self, key_id: str, field: str) -> bytes:
+        slot = (key_id, field)
+        prefix = self._prefixes.get(slot)
+        if prefix is None:
+            if len(self._prefixes) >= 4096:
+                self._prefixes.clear()  # bound memory when callers invent fields
+            prefix = self._prefixes[slot] = _aad_prefix(key_id, field)
+        return prefix
+
     def _aead(self, key: _DataKey) -> AESGCMSIV:
         return self._keyring._derived(key, _PURPOSE, "", AESGCMSIV)
 
@@ -119,7 +137,7 @@ class FieldCipher:
         raise TypeError("FieldCipher holds data keys and cannot be pickled")
 
 
-def _aad(key_id: str, field: str, context: bytes) -> bytes:
+def _aad_prefix(key_id: str, field: str) -> bytes:
     # Length-prefix the field path so no (field, context) pair can be shifted
     # into another; the context is canonical JSON and closes the string.
     field_bytes = field.encode("utf-8", "surrogatepass")
@@ -130,6 +148,5 @@ def _aad(key_id: str, field: str, context: bytes) -> bytes:
             b"\x00",
             len(field_bytes).to_bytes(4, "big"),
             field_bytes,
-            context,
         )
     )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from meshsec.fields._errors import UnsupportedValueError
 
@@ -21,7 +21,8 @@ JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "Jso
 _MAX_DEPTH: Final = 64
 _STR: Final = b"s"
 _JSON: Final = b"j"
-_CONTEXT_SCALARS: Final = (str, int, bool, type(None))
+_CONTEXT_RULE: Final = "context must be a mapping of str names to str, int, bool or None"
+_quote: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
 
 
 def encode_value(value: object, *, field: str) -> bytes:
@@ -76,24 +77,37 @@ def check_json(value: object, *, field: str, depth: int = 0) -> None:
 
 
 def canonical_context(context: Mapping[str, object]) -> bytes:
-    """Canonical bytes of a record context (sorted keys, compact JSON).
+    """Canonical bytes of a record context: exactly ``json.dumps(context,
+    sort_keys=True, ensure_ascii=True, separators=(",", ":"))``.
 
     Values are limited to str, int, bool and None so that every producer,
     in any language, encodes them identically (floats have no single
-    canonical text).
+    canonical text). Built by hand because it runs on every encryption.
     """
     if not isinstance(context, Mapping):
-        raise UnsupportedValueError("context must be a mapping of names to str, int, bool or None")
-    for key, value in context.items():
-        if type(key) is not str or type(value) not in _CONTEXT_SCALARS:
-            raise UnsupportedValueError(
-                "context must be a mapping of names to str, int, bool or None"
-            )
+        raise UnsupportedValueError(_CONTEXT_RULE)
     try:
-        text = json.dumps(context, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    except ValueError as exc:  # circular or otherwise unencodable
-        raise UnsupportedValueError("context cannot be encoded") from exc
-    return text.encode("ascii")
+        keys = sorted(context)
+    except TypeError:
+        raise UnsupportedValueError(_CONTEXT_RULE) from None
+    parts = []
+    for key in keys:
+        value: Any = context[key]
+        kind = type(value)
+        if type(key) is not str:
+            raise UnsupportedValueError(_CONTEXT_RULE)
+        if kind is str:
+            text = _quote(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif value is None:
+            text = "null"
+        else:
+            raise UnsupportedValueError(_CONTEXT_RULE)
+        parts.append(f"{_quote(key)}:{text}")
+    return ("{" + ",".join(parts) + "}").encode("ascii")
 
 
 def _utf8(text: str, field: str) -> bytes:

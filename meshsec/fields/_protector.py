@@ -10,6 +10,7 @@ from meshsec.errors import ConfigError, FieldError, MeshsecError
 from meshsec.fields import _audit
 from meshsec.fields._cipher import FieldCipher
 from meshsec.fields._classification import Classification
+from meshsec.fields._codec import canonical_context
 from meshsec.fields._errors import DecryptionError
 from meshsec.fields._keyring import Keyring
 from meshsec.fields._masks import Masker, parse_mask
@@ -60,6 +61,7 @@ class FieldProtector:
 
     def protect(self, record: Any, *, context: Mapping[str, object]) -> Any:
         """A protected copy of ``record``; raises UnsupportedValueError naming the path."""
+        context_bytes = canonical_context(context)
         out = _copy(record)
         for rule in self._schema.rules:
             slots = list(_slots(out, rule.steps))
@@ -67,7 +69,7 @@ class FieldProtector:
                 _drop(slots)
                 continue
             for container, key in slots:
-                container[key] = self._protect_one(rule, container[key], context)
+                container[key] = self._protect_one(rule, container[key], context_bytes)
         return out
 
     def reveal(
@@ -87,12 +89,14 @@ class FieldProtector:
         shown: list[FieldRule] = []
         hidden: list[FieldRule] = []
         try:
+            context_bytes = canonical_context(context)
             out = _copy(record)
             for rule in self._schema.rules:
                 slots = list(_slots(out, rule.steps))
                 if slots:
                     (shown if rule.classification <= level else hidden).append(rule)
-                self._reveal_rule(rule, slots, context, cleared=rule.classification <= level)
+                cleared = rule.classification <= level
+                self._reveal_rule(rule, slots, context_bytes, cleared=cleared)
         except MeshsecError as exc:
             _reveal_event(Outcome.FAILURE, level, shown, hidden, reason=exc.code)
             raise
@@ -101,6 +105,7 @@ class FieldProtector:
 
     def rotate(self, record: Any, *, context: Mapping[str, object]) -> Any:
         """A copy whose envelopes and reversible tokens all use the primary key."""
+        context_bytes = canonical_context(context)
         out = _copy(record)
         primary = self._keyring.primary_id
         for rule in self._schema.rules:
@@ -110,8 +115,8 @@ class FieldProtector:
                 value = container[key]
                 if _key_id(value) == primary:
                     continue
-                clear = self._open(rule, value, context)
-                container[key] = self._protect_one(rule, clear, context)
+                clear = self._open(rule, value, context_bytes)
+                container[key] = self._protect_one(rule, clear, context_bytes)
         return out
 
     def search_tokens(self, value: object, *, field: str) -> list[str]:
@@ -124,22 +129,22 @@ class FieldProtector:
 
     # -- one value -----------------------------------------------------------
 
-    def _protect_one(self, rule: FieldRule, value: Any, context: Mapping[str, object]) -> Any:
+    def _protect_one(self, rule: FieldRule, value: Any, context: bytes) -> Any:
         if rule.action == Action.ENCRYPT:
-            return self._cipher.encrypt(value, field=rule.path, context=context)
+            return self._cipher._seal(value, rule.path, context)
         if rule.action == Action.TOKENIZE:
             return self._siv.tokenize(value, field=rule.path)
         if rule.action == Action.TOKENIZE_IRREVERSIBLE:
             return self._hmac.tokenize(value, field=rule.path)
         return self._maskers[rule.path](value)
 
-    def _open(self, rule: FieldRule, value: Any, context: Mapping[str, object]) -> Any:
+    def _open(self, rule: FieldRule, value: Any, context: bytes) -> Any:
         if rule.action == Action.ENCRYPT:
-            return self._cipher.decrypt(value, field=rule.path, context=context)
+            return self._cipher._open(value, rule.path, context)
         return self._siv.detokenize(value, field=rule.path)
 
     def _reveal_rule(
-        self, rule: FieldRule, slots: list[Slot], context: Mapping[str, object], *, cleared: bool
+        self, rule: FieldRule, slots: list[Slot], context: bytes, *, cleared: bool
     ) -> None:
         if rule.action == Action.DROP:
             _drop(slots)  # a dropped field found in storage never leaves through reveal
@@ -186,6 +191,8 @@ def _copy(value: Any) -> Any:
 
 
 def _slots(root: Any, steps: tuple[Step, ...]) -> Iterator[Slot]:
+    if all(kind == KEY for kind, _ in steps):
+        return _plain_slot(root, steps)
     frontier: list[Slot] = [([root], 0)]
     for kind, name in steps:
         nxt: list[Slot] = []
@@ -201,6 +208,17 @@ def _slots(root: Any, steps: tuple[Step, ...]) -> Iterator[Slot]:
                 nxt.extend((node, i) for i in range(len(node)))
         frontier = nxt
     return iter(frontier)
+
+
+def _plain_slot(root: Any, steps: tuple[Step, ...]) -> Iterator[Slot]:
+    # The common case, a path of plain keys: no frontier lists to build.
+    container, key = None, None
+    node = root
+    for _, name in steps:
+        if not isinstance(node, dict) or name not in node:
+            return iter(())
+        container, key, node = node, name, node[name]
+    return iter(((container, key),))
 
 
 def _drop(slots: list[Slot]) -> None:
