@@ -73,7 +73,11 @@ def _card_brand_ok(digits: str) -> bool:
 
 
 def _cards(text: str) -> Iterator[Span]:
+    if len(text) < 13:
+        return
     for run in _DIGIT_RUN.finditer(text):
+        if run.end() - run.start() < 13:
+            continue  # too short to hold 13 digits
         groups = [(g.start(), g.end()) for g in _GROUP.finditer(text, run.start(), run.end())]
         yield from _card_windows(text, groups)
 
@@ -109,6 +113,8 @@ _SSN_LABELLED: Final = re.compile(
 
 
 def _ssns(text: str) -> Iterator[Span]:
+    if len(text) < 9:
+        return
     for m in _SSN.finditer(text):
         yield m.span()
     for m in _SSN_LABELLED.finditer(text):
@@ -151,6 +157,8 @@ def _iban_ok(compact: str) -> bool:
 
 
 def _ibans(text: str) -> Iterator[Span]:
+    if len(text) < 15:
+        return
     for m in _IBAN_START.finditer(text):
         length = _IBAN_LENGTHS.get(m.group(1))
         if length is None:

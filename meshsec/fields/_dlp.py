@@ -22,6 +22,7 @@ __all__ = ["DlpLogFilter", "Finding", "redact", "redact_text", "scan"]
 
 _MAX_DEPTH: Final = 100
 _MAX_ROUNDS: Final = 8
+_SHORTEST: Final = 6  # "a@b.io"; nothing any detector reports is shorter
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _SECRET_KEYS: Final = frozenset(
     {
@@ -48,7 +49,7 @@ class Finding:
 def scan(obj: object) -> list[Finding]:
     """Every finding in ``obj`` (str, int, bytes, or nested lists and mappings of them)."""
     walker = _Walker(rewrite=False)
-    walker.walk(obj, "$", None, 0)
+    walker.walk(obj, None, None, 0)
     return walker.findings
 
 
@@ -58,7 +59,7 @@ def redact(obj: object) -> Any:
     Containers are copied (lists stay lists, mappings become dicts); the
     input is never modified.
     """
-    return _Walker(rewrite=True).walk(obj, "$", None, 0)
+    return _Walker(rewrite=True).walk(obj, None, None, 0)
 
 
 def redact_text(text: str) -> str:
@@ -111,6 +112,8 @@ _Hit = tuple[int, int, FindingKind]
 
 
 def _spans(text: str) -> list[_Hit]:
+    if len(text) < _SHORTEST:
+        return []
     normal, index = normalize(text)
     claimed: list[Span] = []
     found: list[_Hit] = []
@@ -122,6 +125,21 @@ def _spans(text: str) -> list[_Hit]:
             found.append((*original_span(index, start, end), kind))
     found.sort()
     return found
+
+
+# A path is built only when something is found: (parent, key) pairs, root None.
+_Path = tuple[Any, object] | None
+
+
+def _render(path: _Path) -> str:
+    keys: list[object] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    text = "$"
+    for key in reversed(keys):
+        text = _child(text, key)
+    return text
 
 
 def _child(path: str, key: object) -> str:
@@ -146,7 +164,7 @@ class _Walker:
         self.rewrite = rewrite
         self.seen: set[int] = set()
 
-    def walk(self, obj: object, path: str, key: object, depth: int) -> Any:
+    def walk(self, obj: object, path: _Path, key: object, depth: int) -> Any:
         if isinstance(obj, Mapping | list):
             return self._container(obj, path, depth)
         text = _as_text(obj)
@@ -155,19 +173,21 @@ class _Walker:
         kinds, cleaned = _scan_text(text)
         if not kinds and text and _secret_key(key) and not text.startswith("[REDACTED"):
             kinds, cleaned = [FindingKind.SECRET], f"[REDACTED:{FindingKind.SECRET.value}]"
-        self.findings.extend(Finding(path, kind) for kind in kinds)
+        if kinds:
+            where = _render(path)
+            self.findings.extend(Finding(where, kind) for kind in kinds)
         if not self.rewrite or not kinds:
             return obj
         return cleaned
 
-    def _container(self, obj: Mapping[Any, Any] | list[Any], path: str, depth: int) -> Any:
+    def _container(self, obj: Mapping[Any, Any] | list[Any], path: _Path, depth: int) -> Any:
         if id(obj) in self.seen or depth > _MAX_DEPTH:
             return None if self.rewrite else obj  # a cycle or absurd nesting
         self.seen.add(id(obj))
         try:
             if isinstance(obj, list):
-                return [self.walk(v, _child(path, i), None, depth + 1) for i, v in enumerate(obj)]
-            return {k: self.walk(v, _child(path, k), k, depth + 1) for k, v in obj.items()}
+                return [self.walk(v, (path, i), None, depth + 1) for i, v in enumerate(obj)]
+            return {k: self.walk(v, (path, k), k, depth + 1) for k, v in obj.items()}
         finally:
             self.seen.discard(id(obj))
 
