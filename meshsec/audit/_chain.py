@@ -75,8 +75,9 @@ class ChainMac:
 def _key_bytes(key: AuditKey | None) -> bytes | None:
     if key is None:
         return None
+    # A bare str is refused: keys travel as bytes or wrapped in Secret.
     value = key.reveal() if isinstance(key, Secret) else key
-    if isinstance(value, str):
+    if isinstance(key, Secret) and isinstance(value, str):
         value = value.encode("utf-8")
     if not isinstance(value, bytes):
         raise AuditKeyError("an audit key must be bytes or a Secret holding str or bytes")

@@ -160,9 +160,14 @@ def _resume(handle: BinaryIO, path: Path, chain: ChainMac) -> tuple[int, bytes]:
     checkpoint = read_checkpoint(path, chain)
     if size == 0 and checkpoint.status == "missing":
         return 0, GENESIS
+    if checkpoint.status == "invalid" and checkpoint.alg not in (None, chain.alg):
+        raise AuditKeyError(
+            f"{path.name!r} is a {checkpoint.alg} chain: open it with the matching key setting"
+        )
     if checkpoint.status != "ok":
         raise AuditChainError(
-            f"the checkpoint of {path.name!r} is {checkpoint.status} under this key; "
+            f"the checkpoint of {path.name!r} is {checkpoint.status} under this key "
+            "(wrong key, or tampered); "
             "run 'meshsec audit verify', then archive the file and start a new one"
         )
     lines, last = _count_and_last_line(path)

@@ -134,7 +134,7 @@ def extract(
         tracestate=tracestate,
         baggage=MappingProxyType(baggage),
         remote=parsed is not None,
-        rejected=tuple(rejected),
+        rejected=tuple(str(reason) for reason in rejected),
         _baggage_header=baggage_header,
     )
 
