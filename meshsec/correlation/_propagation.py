@@ -208,7 +208,10 @@ def _remove(headers: MutableMapping[Any, Any], lowered: tuple[str, ...]) -> None
 
 
 def to_otel_context(
-    context: CorrelationContext | None = None, *, baggage: bool = False
+    context: CorrelationContext | None = None,
+    *,
+    baggage: bool = False,
+    base: otel.Context | None = None,
 ) -> otel.Context:
     """An OpenTelemetry ``Context`` whose parent span is ``context``'s trace position.
 
@@ -216,11 +219,13 @@ def to_otel_context(
     values only, so its parsers never see (or log) hostile input. Baggage is
     included only on request: OpenTelemetry instrumentations inject it to
     every destination, outside meshsec's boundary. tracestate is left out for
-    the same reason.
+    the same reason. The result extends ``base`` (default: an empty context).
     """
     ctx = context if context is not None else bound_or_new()
     carrier = {"traceparent": ctx.traceparent}
-    result = _TRACE_PROPAGATOR.extract(carrier, context=otel.Context())
+    result = _TRACE_PROPAGATOR.extract(
+        carrier, context=base if base is not None else otel.Context()
+    )
     if baggage and ctx.baggage:
         carrier = {"baggage": ctx.baggage_header()}
         result = _BAGGAGE_PROPAGATOR.extract(carrier, context=result)
@@ -263,7 +268,8 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
         token = _current.set(ctx)
         otel_token = None
         if self._config.otel and ctx.remote and active_span_ids() is None:
-            otel_token = otel.attach(to_otel_context(ctx))
+            # Extend the current OpenTelemetry context: other keys it holds stay.
+            otel_token = otel.attach(to_otel_context(ctx, base=otel.get_current()))
         self._tokens.append((token, otel_token))
         return ctx
 
