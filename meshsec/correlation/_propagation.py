@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping, MutableMapping
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
@@ -33,6 +34,9 @@ from meshsec.correlation._rejections import Rejection, count
 H = TypeVar("H", bound=MutableMapping[str, str])
 
 _OWS = " \t"
+_scope_tokens: contextvars.ContextVar[tuple[tuple[Any, object | None], ...]] = (
+    contextvars.ContextVar("meshsec_correlation_scopes", default=())
+)
 _TRACE_PROPAGATOR = TraceContextTextMapPropagator()
 _BAGGAGE_PROPAGATOR = W3CBaggagePropagator()
 
@@ -253,7 +257,6 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
     ) -> None:
         self._source = headers_or_context
         self._config = config if config is not None else DEFAULT_CONFIG
-        self._tokens: list[tuple[Any, object | None]] = []
 
     def _context(self) -> CorrelationContext:
         source = self._source
@@ -270,7 +273,9 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
         if self._config.otel and ctx.remote and active_span_ids() is None:
             # Extend the current OpenTelemetry context: other keys it holds stay.
             otel_token = otel.attach(to_otel_context(ctx, base=otel.get_current()))
-        self._tokens.append((token, otel_token))
+        # The tokens live in the execution context, not on this object, so one
+        # scope object may be entered by many tasks or threads at once.
+        _scope_tokens.set((*_scope_tokens.get(), (token, otel_token)))
         return ctx
 
     def __exit__(
@@ -279,7 +284,9 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token, otel_token = self._tokens.pop()
+        stack = _scope_tokens.get()
+        token, otel_token = stack[-1]
+        _scope_tokens.set(stack[:-1])
         if otel_token is not None:
             otel.detach(otel_token)  # type: ignore[arg-type]
         _current.reset(token)
