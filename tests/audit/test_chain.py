@@ -331,3 +331,23 @@ def test_round_trip_and_any_single_line_edit_detected(events, data):
         write_lines(path, lines)
         result = verify_chain(path, key=KEY)
         assert (result.ok, result.first_bad_line) == (False, index + 1)
+
+
+def test_hostile_deeply_nested_line_is_malformed_not_a_crash(chain10):
+    lines = read_lines(chain10)
+    lines[5] = b'{"a":' + b"[" * 200_000 + b'],"mac":"' + b"0" * 64 + b'"}\n'
+    write_lines(chain10, lines)
+    assert (report(chain10).first_bad_line, report(chain10).problem) == (6, "malformed")
+
+
+def test_oversized_line_is_malformed(chain10):
+    lines = read_lines(chain10)
+    lines[1] = b"x" * (3 << 20) + b"\n"
+    write_lines(chain10, lines)
+    assert report(chain10).first_bad_line == 2
+
+
+def test_new_file_is_owner_only(tmp_path):
+    path = write_chain(tmp_path / "a.jsonl", 1)
+    assert path.stat().st_mode & 0o077 == 0
+    assert checkpoint_of(path).stat().st_mode & 0o077 == 0

@@ -220,3 +220,12 @@ def test_logging_sink_message_is_one_clean_json_line():
     data = json.loads(out)
     assert data["meshsec"]["attributes"] == {"token": REDACTED, "path": "/a\\x0a/b"}
     assert data["class_uid"] == 3002
+
+
+def test_huge_hostile_values_are_bounded_before_matching():
+    """A megabyte of near-JWT text: the regexes only ever see the bounded prefix
+    (were they to scan it all, this test would take minutes, not milliseconds)."""
+    hostile = "eyJ" * 400_000
+    ev = make(actor=hostile, target="\x1b" * 1_000_000, attributes={"v": hostile})
+    assert len(ev.actor or "") <= 512
+    assert len(ev.target or "") <= 512
