@@ -351,3 +351,33 @@ def test_new_file_is_owner_only(tmp_path):
     path = write_chain(tmp_path / "a.jsonl", 1)
     assert path.stat().st_mode & 0o077 == 0
     assert checkpoint_of(path).stat().st_mode & 0o077 == 0
+
+
+def test_edited_sequence_number_detected(chain10):
+    lines = read_lines(chain10)
+    lines[6] = lines[6].replace(b'"seq":7', b'"seq":70')
+    write_lines(chain10, lines)
+    assert (report(chain10).first_bad_line, report(chain10).problem) == (7, "sequence_mismatch")
+
+
+def test_checkpoint_swapped_in_from_another_trail_detected(tmp_path, chain10):
+    other = write_chain(tmp_path / "other.jsonl", 6)
+    checkpoint_of(chain10).write_bytes(checkpoint_of(other).read_bytes())
+    result = report(chain10)
+    assert (result.ok, result.first_bad_line, result.problem) == (False, 6, "checkpoint_mismatch")
+
+
+def test_verify_while_open_before_the_first_periodic_checkpoint(tmp_path):
+    path = tmp_path / "a.jsonl"
+    with JsonlFileSink(path, key=KEY) as sink:
+        for i in range(3):
+            sink.emit(login(i))
+        assert json.loads(checkpoint_of(path).read_bytes())["lines"] == 0
+        assert report(path) == audit.ChainReport(ok=True, lines=3, keyed=True)
+
+
+def test_empty_keyed_trail_needs_its_key(tmp_path):
+    path = write_chain(tmp_path / "a.jsonl", 0)
+    assert report(path) == audit.ChainReport(ok=True, lines=0, keyed=True)
+    with pytest.raises(audit.AuditKeyError):
+        report(path, key=None)
