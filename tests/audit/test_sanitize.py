@@ -229,3 +229,15 @@ def test_huge_hostile_values_are_bounded_before_matching():
     ev = make(actor=hostile, target="\x1b" * 1_000_000, attributes={"v": hostile})
     assert len(ev.actor or "") <= 512
     assert len(ev.target or "") <= 512
+
+
+def test_logging_sink_attaches_the_event_and_respects_the_level(caplog):
+    audit.configure(LoggingSink(level=logging.DEBUG))
+    with caplog.at_level(logging.INFO, logger="meshsec.audit"):
+        audit.record("key", "load", "success")  # DEBUG is below the threshold
+    assert caplog.records == []
+    with caplog.at_level(logging.DEBUG, logger="meshsec.audit"):
+        audit.record("key", "load", "success")
+    (rec,) = caplog.records
+    assert isinstance(rec.audit_event, SecurityEvent)
+    assert json.loads(rec.getMessage()) == rec.audit_event.to_dict()
