@@ -64,6 +64,7 @@ class JsonlFileSink:
         self._fsync = fsync
         self._every = checkpoint_every
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._file: BinaryIO | None = _open_locked(self._path)
         try:
             self._lines, self._head = _resume(self._file, self._path, self._chain)
@@ -86,6 +87,9 @@ class JsonlFileSink:
     def _append(self, data: str) -> None:
         if self._file is None:
             raise AuditFileError("the audit file sink is closed")
+        if os.getpid() != self._pid:
+            # Parent and child would interleave two chains in one file.
+            raise AuditFileError("an audit file sink cannot be used after fork(); open a new one")
         line = encode_line(data, seq=self._lines + 1, prev=self._head, chain=self._chain)
         try:
             self._file.write(line)

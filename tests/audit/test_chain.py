@@ -381,3 +381,17 @@ def test_empty_keyed_trail_needs_its_key(tmp_path):
     assert report(path) == audit.ChainReport(ok=True, lines=0, keyed=True)
     with pytest.raises(audit.AuditKeyError):
         report(path, key=None)
+
+
+def test_sink_refuses_to_write_after_fork(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "a.jsonl"
+    with JsonlFileSink(path, key=KEY) as sink:
+        sink.emit(login(0))
+        real = os.getpid()
+        monkeypatch.setattr(os, "getpid", lambda: real + 1)
+        with pytest.raises(audit.AuditFileError, match="fork"):
+            sink.emit(login(1))
+        monkeypatch.undo()
+    assert report(path).lines == 1
