@@ -186,6 +186,7 @@ events = st.builds(
 
 @given(events)
 def test_from_dict_round_trip(ev):
+    assert json.loads(ev.to_json()) == ev.to_dict()
     assert SecurityEvent.from_dict(json.loads(ev.to_json())) == ev
     assert SecurityEvent.from_dict(ev.to_dict()) == ev
 
