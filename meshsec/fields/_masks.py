@@ -107,7 +107,7 @@ def mask_email(value: object) -> str | None:
     if not at or not local or not domain:
         return REDACTED
     head = graphemes(local)
-    shown = head[0] if len(head) > 1 else ""
+    shown = head[0] if len(head) > 1 and head[0] != MASK_CHAR else ""  # idempotent
     return f"{shown}***@{domain}"
 
 

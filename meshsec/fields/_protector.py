@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 from meshsec.audit import Category, Outcome
 from meshsec.errors import ConfigError, FieldError, MeshsecError
@@ -17,6 +18,8 @@ from meshsec.fields._masks import Masker, parse_mask
 from meshsec.fields._schema import ANY_KEY, EACH, KEY, Action, FieldRule, FieldSchema, Step
 
 __all__ = ["FieldProtector"]
+
+_IDEMPOTENT: Final = re.compile(r"(?:first|last):?\d{1,3}|fixed:.*", re.DOTALL)
 
 Slot = tuple[Any, Any]  # (container, key or index) holding one matched value
 
@@ -149,8 +152,14 @@ class FieldProtector:
         if rule.action == Action.DROP:
             _drop(slots)  # a dropped field found in storage never leaves through reveal
             return
+        if rule.action == Action.MASK and _remaskable(rule.mask):
+            # Masks are idempotent, so masking again costs nothing for a
+            # protected record and stops clear text planted in storage.
+            for container, key in slots:
+                container[key] = self._maskers[rule.path](container[key])
+            return
         if rule.action not in (Action.ENCRYPT, Action.TOKENIZE):
-            return  # masked and HMAC-tokenized values are already safe to show
+            return  # HMAC tokens, keyed hashes and custom masks are shown as stored
         if rule.action == Action.TOKENIZE and not cleared and rule.reveal_mask is None:
             for container, key in slots:
                 if not self._siv.is_token(container[key]):
@@ -175,6 +184,10 @@ class FieldProtector:
 
     def __repr__(self) -> str:
         return f"FieldProtector(rules={len(self._schema.rules)}, keyring={self._keyring!r})"
+
+
+def _remaskable(spec: str | None) -> bool:
+    return spec in ("redact", "null", "email") or bool(spec and _IDEMPOTENT.fullmatch(spec))
 
 
 def _identity(value: object) -> object:

@@ -303,3 +303,20 @@ def _leaves(value: object) -> list[object]:
     if isinstance(value, list):
         return [leaf for v in value for leaf in _leaves(v)]
     return [value]
+
+
+def test_clear_text_planted_in_a_mask_field_is_masked_on_reveal(
+    protector: FieldProtector,
+) -> None:
+    protected = protector.protect(RECORD, context=CONTEXT)
+    protected["customer"]["phone"] = "+44 20 7946 0018"
+    revealed = protector.reveal(protected, context=CONTEXT, clearance="restricted")
+    assert revealed["customer"]["phone"] == "************0018"
+
+
+@pytest.mark.parametrize("spec", ["redact", "null", "email", "last4", "first:2", "fixed:x"])
+def test_builtin_masks_are_idempotent(keyring: Keyring, spec: str) -> None:
+    protector = FieldProtector({"v": f"mask:{spec}"}, keyring=keyring)
+    for value in ("ada@example.com", "a@b.co", "4111111111111111", "x", ""):
+        once = protector.protect({"v": value}, context={})
+        assert protector.reveal(once, context={}, clearance="restricted") == once
