@@ -8,6 +8,7 @@ normalized first (see ``_normalize``) and then matched by the detectors in
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 import attrs
 
-from meshsec.fields._detectors import DETECTORS, FindingKind, Span
+from meshsec.fields._detectors import DETECTORS, FindingKind
 from meshsec.fields._normalize import normalize, original_span
 
 __all__ = ["DlpLogFilter", "Finding", "redact", "redact_text", "scan"]
@@ -115,13 +116,16 @@ def _spans(text: str) -> list[_Hit]:
     if len(text) < _SHORTEST:
         return []
     normal, index = normalize(text)
-    claimed: list[Span] = []
+    starts: list[int] = []  # claimed spans are disjoint: keep them sorted by start
+    ends: list[int] = []
     found: list[_Hit] = []
     for kind, detector in DETECTORS:
         for start, end in detector(normal):
-            if any(start < b and a < end for a, b in claimed):
-                continue
-            claimed.append((start, end))
+            at = bisect.bisect_right(starts, start)
+            if (at and ends[at - 1] > start) or (at < len(starts) and starts[at] < end):
+                continue  # overlaps a span a more specific detector claimed
+            starts.insert(at, start)
+            ends.insert(at, end)
             found.append((*original_span(index, start, end), kind))
     found.sort()
     return found

@@ -223,3 +223,24 @@ def test_key_selection_uses_the_envelope_key_id_only(keyring: Keyring) -> None:
     with pytest.raises(DecryptionError):
         cipher.decrypt(old, field="other", context={})
     assert calls == ["orders-v1"], "decrypt must never try every key"
+
+
+@given(value=json_values, data=st.data())
+def test_any_single_bit_flip_of_any_envelope_fails(value: object, data: st.DataObject) -> None:
+    box = _SHARED.encrypt(value, field="a.b", context=CONTEXT)
+    raw = bytearray(box.encode("ascii"))
+    position = data.draw(st.integers(0, len(raw) - 1))
+    raw[position] ^= 1 << data.draw(st.integers(0, 7))
+    with pytest.raises(DecryptionError):
+        _SHARED.decrypt(raw.decode("latin-1"), field="a.b", context=CONTEXT)
+
+
+@given(first=st.text(min_size=1), second=st.text(min_size=1), value=json_values)
+def test_envelopes_swapped_between_any_two_fields_fail(
+    first: str, second: str, value: object
+) -> None:
+    if first == second:
+        return
+    box = _SHARED.encrypt(value, field=first, context=CONTEXT)
+    with pytest.raises(DecryptionError):
+        _SHARED.decrypt(box, field=second, context=CONTEXT)

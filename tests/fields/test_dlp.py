@@ -213,3 +213,18 @@ def test_log_filter_survives_broken_format() -> None:
     logger = _logger(stream)
     record = logger.makeRecord(logger.name, logging.INFO, "f", 1, "%s %s", ("one",), None)
     assert DlpLogFilter().filter(record) is True
+
+
+def test_many_findings_in_one_string_are_all_reported() -> None:
+    text = "a@b.io 4111111111111111 " * 3000
+    kinds = [f.kind for f in scan(text)]
+    assert kinds.count(FindingKind.EMAIL) == 3000
+    assert kinds.count(FindingKind.CARD) == 3000
+
+
+def test_redact_drops_subtrees_too_deep_to_scan() -> None:
+    deep: object = "4111111111111111"
+    for _ in range(150):
+        deep = {"x": deep}
+    out = redact(deep)
+    assert "4111" not in json.dumps(out)

@@ -320,3 +320,18 @@ def test_builtin_masks_are_idempotent(keyring: Keyring, spec: str) -> None:
     for value in ("ada@example.com", "a@b.co", "4111111111111111", "x", ""):
         once = protector.protect({"v": value}, context={})
         assert protector.reveal(once, context={}, clearance="restricted") == once
+
+
+def test_unknown_clearance_is_a_config_error(protector: FieldProtector) -> None:
+    protected = protector.protect(RECORD, context=CONTEXT)
+    with pytest.raises(ConfigError):
+        protector.reveal(protected, context=CONTEXT, clearance="top-secret")
+
+
+def test_full_clearance_reveal_lists_every_present_field(protector: FieldProtector) -> None:
+    protected = protector.protect(RECORD, context=CONTEXT)
+    with audit.capture() as events:
+        protector.reveal(protected, context=CONTEXT, clearance="restricted")
+    attrs = dict(events[0].attributes)
+    assert attrs["masked_fields"] == ""
+    assert attrs["revealed_count"] == 6  # notes was dropped, so it is not present
