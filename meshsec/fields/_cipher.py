@@ -111,13 +111,6 @@ class FieldCipher:
         except Exception:  # noqa: BLE001  # InvalidTag, ValueError, UnicodeError: one answer for all
             raise DecryptionError(field) from None
 
-    def key_id_of(self, envelope: str) -> str:
-        """The key id an envelope names (not verified); raises DecryptionError if malformed."""
-        parts = envelope.split(".") if isinstance(envelope, str) else ()
-        if len(parts) != 4 or parts[0] != ENVELOPE_PREFIX:
-            raise DecryptionError()
-        return parts[1]
-
     def _aad(self, key_id: str, field: str) -> bytes:
         slot = (key_id, field)
         prefix = self._prefixes.get(slot)

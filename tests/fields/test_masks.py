@@ -133,3 +133,9 @@ def test_parse_mask_custom_and_unknown() -> None:
             parse_mask(bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         mask_keep_last(-1)
+
+
+def test_crlf_is_one_cluster() -> None:
+    assert graphemes("a\r\nb") == ["a", "\r\n", "b"]
+    assert graphemes("\u00e9\r\n") == ["\u00e9", "\r\n"]
+    assert mask_keep_last(1)("ab\r\n") == "**\r\n"
