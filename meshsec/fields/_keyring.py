@@ -164,13 +164,21 @@ class Keyring:
         """The primary key, counting one use; raises KeyUsageExceededError at the bound."""
         with self._lock:
             key = self._primary
-            if key.uses >= self._usage_limit:
-                raise KeyUsageExceededError(
-                    f"data key {key.key_id!r} reached its bound of {self._usage_limit} "
-                    "encryptions; call Keyring.rotate() and store the new wrapped keyring"
-                )
-            key.uses += 1
-            return key
+            if key.uses < self._usage_limit:
+                key.uses += 1
+                return key
+        error = KeyUsageExceededError(
+            f"data key {key.key_id!r} reached its bound of {self._usage_limit} "
+            "encryptions; call Keyring.rotate() and store the new wrapped keyring"
+        )
+        _audit.record(
+            Category.KEY,
+            "fields.key.use",
+            Outcome.FAILURE,
+            target=key.key_id,
+            reason=error.code,
+        )
+        raise error
 
     def _get_primary(self) -> _DataKey:
         """The primary key without counting a use (deterministic modes need no nonce)."""

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshsec import audit
 from meshsec.errors import FieldError
 from meshsec.fields import (
     DecryptionError,
@@ -180,9 +181,12 @@ def test_usage_bound_forces_rotation() -> None:
     keyring = Keyring.generate("small", usage_limit=3)
     cipher = FieldCipher(keyring)
     boxes = [cipher.encrypt(i, field="f", context={}) for i in range(3)]
-    with pytest.raises(KeyUsageExceededError) as caught:
+    with audit.capture() as events, pytest.raises(KeyUsageExceededError) as caught:
         cipher.encrypt(3, field="f", context={})
     assert "rotate" in caught.value.message
+    assert [(e.action, e.outcome, e.target, e.reason) for e in events] == [
+        ("fields.key.use", audit.Outcome.FAILURE, "small-v1", "field.key_usage_exceeded")
+    ]
     keyring.rotate()
     box = cipher.encrypt(3, field="f", context={})
     assert box.startswith("ms1.small-v2.")
