@@ -26,7 +26,13 @@ from typing import Final, NoReturn
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
 from meshsec.fields._b64 import b64d, b64e
-from meshsec.fields._codec import JsonValue, canonical_context, decode_value, encode_value
+from meshsec.fields._codec import (
+    JsonValue,
+    canonical_context,
+    check_field,
+    decode_value,
+    encode_value,
+)
 from meshsec.fields._errors import DecryptionError
 from meshsec.fields._keyring import Keyring, _DataKey
 
@@ -115,6 +121,7 @@ class FieldCipher:
         slot = (key_id, field)
         prefix = self._prefixes.get(slot)
         if prefix is None:
+            check_field(field)
             if len(self._prefixes) >= 4096:
                 self._prefixes.clear()  # bound memory when callers invent fields
             prefix = self._prefixes[slot] = _aad_prefix(key_id, field)

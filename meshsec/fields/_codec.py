@@ -14,7 +14,14 @@ from typing import Any, Final
 
 from meshsec.fields._errors import UnsupportedValueError
 
-__all__ = ["JsonValue", "canonical_context", "check_json", "decode_value", "encode_value"]
+__all__ = [
+    "JsonValue",
+    "canonical_context",
+    "check_field",
+    "check_json",
+    "decode_value",
+    "encode_value",
+]
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -23,6 +30,12 @@ _STR: Final = b"s"
 _JSON: Final = b"j"
 _CONTEXT_RULE: Final = "context must be a mapping of str names to str, int, bool or None"
 _quote: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
+
+
+def check_field(field: object) -> None:
+    """Field paths are strings; anything else is a caller bug, reported typed."""
+    if not isinstance(field, str):
+        raise UnsupportedValueError("the field path must be a string such as 'card.number'")
 
 
 def encode_value(value: object, *, field: str) -> bytes:

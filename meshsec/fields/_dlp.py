@@ -48,7 +48,8 @@ class Finding:
 
 
 def scan(obj: object) -> list[Finding]:
-    """Every finding in ``obj`` (str, int, bytes, or nested lists and mappings of them)."""
+    """Every finding in ``obj``: str, int and bytes values inside any nesting of
+    mappings, lists, tuples and sets (other objects are not looked into)."""
     walker = _Walker(rewrite=False)
     walker.walk(obj, None, None, 0)
     return walker.findings
@@ -169,7 +170,7 @@ class _Walker:
         self.seen: set[int] = set()
 
     def walk(self, obj: object, path: _Path, key: object, depth: int) -> Any:
-        if isinstance(obj, Mapping | list):
+        if isinstance(obj, Mapping | list | tuple | set | frozenset):
             return self._container(obj, path, depth)
         text = _as_text(obj)
         if text is None:
@@ -184,14 +185,16 @@ class _Walker:
             return obj
         return cleaned
 
-    def _container(self, obj: Mapping[Any, Any] | list[Any], path: _Path, depth: int) -> Any:
+    def _container(self, obj: Any, path: _Path, depth: int) -> Any:
         if id(obj) in self.seen or depth > _MAX_DEPTH:
             return None if self.rewrite else obj  # a cycle or absurd nesting
         self.seen.add(id(obj))
         try:
-            if isinstance(obj, list):
-                return [self.walk(v, (path, i), None, depth + 1) for i, v in enumerate(obj)]
-            return {k: self.walk(v, (path, k), k, depth + 1) for k, v in obj.items()}
+            if isinstance(obj, Mapping):
+                return {k: self.walk(v, (path, k), k, depth + 1) for k, v in obj.items()}
+            items = [self.walk(v, (path, i), None, depth + 1) for i, v in enumerate(obj)]
+            # Tuples stay tuples; sets (unordered, maybe unhashable once redacted) become lists.
+            return tuple(items) if isinstance(obj, tuple) else items
         finally:
             self.seen.discard(id(obj))
 

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from meshsec.errors import FieldError
 from meshsec.fields._b64 import b64d, b64e
-from meshsec.fields._codec import JsonValue, decode_value, encode_value
+from meshsec.fields._codec import JsonValue, check_field, decode_value, encode_value
 from meshsec.fields._errors import DecryptionError
 from meshsec.fields._keyring import Keyring, _DataKey
 
@@ -57,6 +57,7 @@ class Tokenizer:
 
     def tokenize(self, value: object, *, field: str) -> str:
         """The token of a JSON value in ``field`` under the primary key."""
+        check_field(field)
         plaintext = encode_value(value, field=field)
         return self._token(self._keyring._get_primary(), plaintext, field)
 
@@ -66,11 +67,13 @@ class Tokenizer:
         Use ``WHERE token IN (...)``: rows written before and after a
         rotation are all found.
         """
+        check_field(field)
         plaintext = encode_value(value, field=field)
         return [self._token(key, plaintext, field) for key in self._keyring._ordered()]
 
     def detokenize(self, token: object, *, field: str) -> JsonValue:
         """The value behind a reversible token of ``field``; DecryptionError on any failure."""
+        check_field(field)
         if not self._reversible:
             raise FieldError("irreversible (HMAC) tokens cannot be detokenized")
         parts = token.split(".") if isinstance(token, str) else ()

@@ -248,3 +248,11 @@ def test_envelopes_swapped_between_any_two_fields_fail(
     box = _SHARED.encrypt(value, field=first, context=CONTEXT)
     with pytest.raises(DecryptionError):
         _SHARED.decrypt(box, field=second, context=CONTEXT)
+
+
+def test_field_must_be_a_string(cipher: FieldCipher) -> None:
+    with pytest.raises(UnsupportedValueError):
+        cipher.encrypt("v", field=7, context={})  # type: ignore[arg-type]
+    box = cipher.encrypt("v", field="7", context={})
+    with pytest.raises(FieldError):
+        cipher.decrypt(box, field=7, context={})  # type: ignore[arg-type]

@@ -228,3 +228,9 @@ def test_redact_drops_subtrees_too_deep_to_scan() -> None:
         deep = {"x": deep}
     out = redact(deep)
     assert "4111" not in json.dumps(out)
+
+
+def test_tuples_and_sets_are_scanned_and_redacted() -> None:
+    doc = {"t": ("ok", "ada@example.com"), "s": {"4111111111111111"}}
+    assert [f.kind for f in scan(doc)] == [FindingKind.EMAIL, FindingKind.CARD]
+    assert redact(doc) == {"t": ("ok", "[REDACTED:email]"), "s": ["[REDACTED:card]"]}

@@ -103,3 +103,11 @@ def test_tokenizer_repr_and_pickle(keyring: Keyring) -> None:
     assert keyring._primary.material.reveal().hex() not in repr(tokenizer)
     with pytest.raises(TypeError):
         pickle.dumps(tokenizer)
+
+
+def test_field_must_be_a_string(keyring: Keyring) -> None:
+    from meshsec.fields import UnsupportedValueError
+
+    for call in (Tokenizer(keyring).tokenize, Tokenizer(keyring).search_tokens):
+        with pytest.raises(UnsupportedValueError):
+            call("v", field=None)  # type: ignore[arg-type]
