@@ -51,6 +51,9 @@ _UNSAFE: Final = re.compile(
 _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+")
 _PEM_PRIVATE: Final = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY")
 _NOT_ALNUM: Final = re.compile(r"[\W_]+")
+# HTTP credentials (RFC 6750 Bearer, RFC 7617 Basic) and userinfo in URLs.
+_HTTP_CREDENTIAL: Final = re.compile(r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_URL_USERINFO: Final = re.compile(r"://[^/\s@:]*:[^/\s@]*@")
 
 SECRET_WORDS: Final = (
     "token",
@@ -98,9 +101,13 @@ def escape(text: str) -> str:
 
 
 def looks_secret_value(text: str) -> bool:
-    """True for text that carries a JWT or a PEM private key anywhere in it."""
-    return ("eyJ" in text and _JWT.search(text) is not None) or (
-        "-----BEGIN" in text and _PEM_PRIVATE.search(text) is not None
+    """True for text carrying a JWT, a PEM private key, an HTTP Bearer/Basic
+    credential or a password in a URL, anywhere in it."""
+    return (
+        ("eyJ" in text and _JWT.search(text) is not None)
+        or ("-----BEGIN" in text and _PEM_PRIVATE.search(text) is not None)
+        or ("@" in text and _URL_USERINFO.search(text) is not None)
+        or _HTTP_CREDENTIAL.search(text) is not None
     )
 
 

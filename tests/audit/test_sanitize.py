@@ -89,6 +89,28 @@ def test_jwt_and_pem_private_key_values_redacted_everywhere(value):
     assert "PRIVATE KEY" not in ev.to_json()
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Bearer 2YotnFZFEjr1zCsicMWpAA",
+        "authorization: Basic dXNlcjpwYXNzd29yZA==",
+        "https://admin:hunter2@db.internal:5432/orders",
+        "redis://:hunter2@127.0.0.1:6379/0",
+    ],
+)
+def test_http_credentials_and_url_passwords_redacted(value):
+    assert make(target=value, attributes={"detail": value}).target == REDACTED
+    assert make(attributes={"detail": value}).attributes["detail"] == REDACTED
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["basic auth failed", "Bearer token missing", "https://db.internal/orders", "user@example.org"],
+)
+def test_harmless_text_kept(value):
+    assert make(target=value).target == value
+
+
 def test_public_pem_is_not_redacted():
     cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
     assert make(attributes={"chain": cert}).attributes["chain"].startswith("-----BEGIN CERT")
