@@ -37,7 +37,7 @@ class FindingKind(enum.StrEnum):
 # -- payment cards -----------------------------------------------------------
 
 # Only digits bound a run: letters glued to a card number do not hide it.
-_DIGIT_RUN: Final = re.compile(r"(?<!\d)\d+(?:(?: ?[-./] ?| )\d+)*(?!\d)")
+_DIGIT_RUN: Final = re.compile(r"(?<!\d)\d+(?:(?:[ \t]{0,3}[-./][ \t]{0,3}|[ \t]{1,3})\d+)*(?!\d)")
 _GROUP: Final = re.compile(r"\d+")
 
 
@@ -104,7 +104,7 @@ def _card_windows(text: str, groups: list[Span]) -> Iterator[Span]:
 
 # Area 000, 666 and 900-999, group 00 and serial 0000 are never issued (SSA).
 _SSN: Final = re.compile(
-    r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- .])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])"
+    r"(?<![\d-])(?!000|666|9\d\d)\d{3}[- ./]{1,2}(?!00)\d{2}[- ./]{1,2}(?!0000)\d{4}(?![\d-])"
 )
 _SSN_LABELLED: Final = re.compile(
     r"(?i:\bssn|social security(?: number| no\.?)?)\W{0,3}"
@@ -147,7 +147,7 @@ _IBAN_LENGTHS: Final = {
     "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
     "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip  # ISO 13616 registry lengths, one country per cell
-_IBAN_START: Final = re.compile(r"(?<![A-Za-z])([A-Z]{2})\d{2}")
+_IBAN_START: Final = re.compile(r"(?<![A-Za-z])([A-Za-z]{2})\d{2}")
 
 
 def _iban_ok(compact: str) -> bool:
@@ -160,11 +160,11 @@ def _ibans(text: str) -> Iterator[Span]:
     if len(text) < 15:
         return
     for m in _IBAN_START.finditer(text):
-        length = _IBAN_LENGTHS.get(m.group(1))
+        length = _IBAN_LENGTHS.get(m.group(1).upper())
         if length is None:
             continue
         end = _iban_end(text, m.start(), length)
-        if end is not None and _iban_ok(re.sub(r"[ -]", "", text[m.start() : end])):
+        if end is not None and _iban_ok(re.sub(r"[ -]", "", text[m.start() : end]).upper()):
             yield m.start(), end
 
 
@@ -173,7 +173,7 @@ def _iban_end(text: str, start: int, length: int) -> int | None:
     count, i = 0, start
     while i < len(text) and count < length:
         ch = text[i]
-        if ch.isascii() and (ch.isdigit() or ch.isupper()):
+        if ch.isascii() and ch.isalnum():
             count += 1
         elif not (ch in " -" and count and i + 1 < len(text) and text[i + 1] not in " -"):
             return None

@@ -2,8 +2,8 @@
 
 A card number must not hide behind formatting: fullwidth or other Unicode
 decimal digits count as digits (NFKC, then ``unicodedata.decimal``), any
-dash punctuation is a dash, any space separator a space, and zero-width
-characters, soft hyphens and non-breaking spaces are removed.
+dash punctuation is a dash, any space separator (non-breaking ones too) a
+space, and zero-width characters and soft hyphens are removed.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Final
 
 __all__ = ["normalize"]
 
-_REMOVED: Final = frozenset(
-    "\u00a0\u00ad\u180e\u2007\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\u202f\ufeff"
-)
+_REMOVED: Final = frozenset("\u00ad\u180e\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff")
+# Non-breaking spaces (U+00A0, U+2007, U+202F) are not dropped but read as
+# plain spaces, like every other space separator: dropping them would glue
+# "123<NBSP>45<NBSP>6789" into a bare number that is no longer an SSN.
 
 
 def normalize(text: str) -> tuple[str, list[int] | None]:
