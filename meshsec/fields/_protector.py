@@ -16,6 +16,7 @@ from meshsec.fields._errors import DecryptionError
 from meshsec.fields._keyring import Keyring
 from meshsec.fields._masks import Masker, parse_mask
 from meshsec.fields._schema import ANY_KEY, EACH, KEY, Action, FieldRule, FieldSchema, Step
+from meshsec.fields._tokenizer import Tokenizer
 
 __all__ = ["FieldProtector"]
 
@@ -50,11 +51,14 @@ class FieldProtector:
         self._schema = schema
         self._keyring = keyring
         self._cipher = FieldCipher(keyring)
-        from meshsec.fields._tokenizer import Tokenizer
-
         self._siv = Tokenizer(keyring, reversible=True)
         self._hmac = Tokenizer(keyring, reversible=False)
         self._maskers = {rule.path: self._compile(rule, custom) for rule in schema.rules}
+        self._remask = frozenset(
+            rule.path
+            for rule in schema.rules
+            if rule.action == Action.MASK and rule.mask not in custom and _remaskable(rule.mask)
+        )
 
     @property
     def schema(self) -> FieldSchema:
@@ -152,7 +156,7 @@ class FieldProtector:
         if rule.action == Action.DROP:
             _drop(slots)  # a dropped field found in storage never leaves through reveal
             return
-        if rule.action == Action.MASK and _remaskable(rule.mask):
+        if rule.path in self._remask:
             # Masks are idempotent, so masking again costs nothing for a
             # protected record and stops clear text planted in storage.
             for container, key in slots:
@@ -173,7 +177,9 @@ class FieldProtector:
         spec = rule.mask if rule.action == Action.MASK else rule.reveal_mask
         if spec is None:
             return _identity
-        return parse_mask(spec, custom=custom, hash_key=self._hash_key(rule.path))
+        if spec in custom:
+            return _guarded(spec, custom[spec], rule.path)
+        return parse_mask(spec, hash_key=self._hash_key(rule.path))
 
     def _hash_key(self, path: str) -> Callable[[], bytes]:
         def key() -> bytes:
@@ -188,6 +194,18 @@ class FieldProtector:
 
 def _remaskable(spec: str | None) -> bool:
     return spec in ("redact", "null", "email") or bool(spec and _IDEMPOTENT.fullmatch(spec))
+
+
+def _guarded(name: str, mask: Masker, path: str) -> Masker:
+    """A custom mask whose failures become a FieldError that shows no value."""
+
+    def guarded(value: object) -> object:
+        try:
+            return mask(value)
+        except Exception:  # noqa: BLE001  # any failure of user code; its message may quote the value
+            raise FieldError(f"custom mask {name!r} failed on field {path!r}") from None
+
+    return guarded
 
 
 def _identity(value: object) -> object:

@@ -335,3 +335,29 @@ def test_full_clearance_reveal_lists_every_present_field(protector: FieldProtect
     attrs = dict(events[0].attributes)
     assert attrs["masked_fields"] == ""
     assert attrs["revealed_count"] == 6  # notes was dropped, so it is not present
+
+
+def test_failing_custom_mask_is_a_field_error_without_the_value(keyring: Keyring) -> None:
+    def explode(value: object) -> object:
+        raise ValueError(f"cannot mask {value}")
+
+    protector = FieldProtector({"a": "mask:explode"}, keyring=keyring, masks={"explode": explode})
+    with pytest.raises(FieldError) as caught:
+        protector.protect({"a": "4111111111111111"}, context={})
+    assert "4111" not in str(caught.value)
+    assert "'a'" in caught.value.message
+    assert caught.value.__cause__ is None
+
+
+def test_custom_mask_may_shadow_a_builtin_name(keyring: Keyring) -> None:
+    calls: list[object] = []
+
+    def last4(value: object) -> object:
+        calls.append(value)
+        return "custom"
+
+    protector = FieldProtector({"a": "mask:last4"}, keyring=keyring, masks={"last4": last4})
+    protected = protector.protect({"a": "123456"}, context={})
+    assert protected == {"a": "custom"}
+    assert protector.reveal(protected, context={}, clearance="public") == {"a": "custom"}
+    assert calls == ["123456"], "custom masks are not re-applied on reveal"
