@@ -265,3 +265,27 @@ def test_custom_provider_fits_the_protocol(keyring: Keyring) -> None:
     assert isinstance(provider, KeyProvider)
     loaded = Keyring.from_wrapped(keyring.to_wrapped(provider), provider)
     assert loaded.key_ids == keyring.key_ids
+
+
+def test_usage_is_counted_exactly_under_threads() -> None:
+    import threading
+
+    keyring = Keyring.generate("busy", usage_limit=1000)
+    cipher = FieldCipher(keyring)
+    failures: list[Exception] = []
+
+    def work() -> None:
+        for _ in range(150):
+            try:
+                cipher.encrypt("v", field="f", context={})
+            except Exception as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert keyring.info()[0].uses == 1000
+    assert len(failures) == 8 * 150 - 1000
+    assert all(type(f).__name__ == "KeyUsageExceededError" for f in failures)
