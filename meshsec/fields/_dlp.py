@@ -25,14 +25,15 @@ _MAX_DEPTH: Final = 100
 _MAX_ROUNDS: Final = 8
 _SHORTEST: Final = 6  # "a@b.io"; nothing any detector reports is shorter
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_SECRET_KEYS: Final = frozenset(
-    {
-        "password", "passwd", "pwd", "passphrase", "secret", "clientsecret", "apikey",
-        "apisecret", "accesstoken", "refreshtoken", "authtoken", "token", "idtoken",
-        "privatekey", "secretkey", "secretaccesskey", "authorization", "cookie", "sessionid",
-        "credentials", "credential",
-    }
+# A mapping value is a secret when its key, lowercased with everything but
+# letters removed, ends with one of these ("X-Api-Key", "db_password",
+# "csrfToken", "AWS_SECRET_ACCESS_KEY"), whatever the value looks like.
+_SECRET_KEY_ENDINGS: Final = (
+    "password", "passwd", "pwd", "passphrase", "secret", "apikey", "token",
+    "privatekey", "secretkey", "accesskey", "authorization", "cookie", "sessionid",
+    "credentials", "credential",
 )  # fmt: skip  # one word per cell reads as a list
+_SECRET_KEY_EXCEPTIONS: Final = frozenset({"publickey", "accesskeyid"})
 
 
 @attrs.frozen
@@ -158,7 +159,10 @@ def _child(path: str, key: object) -> str:
 
 
 def _secret_key(key: object) -> bool:
-    return isinstance(key, str) and re.sub(r"[^a-z]", "", key.lower()) in _SECRET_KEYS
+    if not isinstance(key, str):
+        return False
+    name = re.sub(r"[^a-z]", "", key.lower())
+    return name.endswith(_SECRET_KEY_ENDINGS) and name not in _SECRET_KEY_EXCEPTIONS
 
 
 class _Walker:

@@ -234,3 +234,16 @@ def test_tuples_and_sets_are_scanned_and_redacted() -> None:
     doc = {"t": ("ok", "ada@example.com"), "s": {"4111111111111111"}}
     assert [f.kind for f in scan(doc)] == [FindingKind.EMAIL, FindingKind.CARD]
     assert redact(doc) == {"t": ("ok", "[REDACTED:email]"), "s": ["[REDACTED:card]"]}
+
+
+@pytest.mark.parametrize(
+    "key", ["password", "DB_PASSWORD", "X-Api-Key", "csrfToken", "AWS_SECRET_ACCESS_KEY", "Cookie"]
+)
+def test_values_under_secret_keys_are_secrets(key: str) -> None:
+    assert [f.kind for f in scan({key: "tame"})] == [FindingKind.SECRET]
+    assert redact({key: "tame"}) == {key: "[REDACTED:secret]"}
+
+
+@pytest.mark.parametrize("key", ["token_type", "public_key", "key", "access_key_id", "name"])
+def test_values_under_ordinary_keys_are_not(key: str) -> None:
+    assert scan({key: "tame"}) == []
