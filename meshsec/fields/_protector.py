@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
+from meshsec import audit
 from meshsec.audit import Category, Outcome
 from meshsec.errors import ConfigError, FieldError, MeshsecError
 from meshsec.fields import _audit
@@ -214,6 +216,11 @@ def _identity(value: object) -> object:
 
 def _copy(value: Any) -> Any:
     """A deep copy of the JSON containers; leaves are shared (they are immutable)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is str or kind is int or kind is list:
+        return [_copy(v) for v in value] if kind is list else value
     if isinstance(value, Mapping):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -222,7 +229,7 @@ def _copy(value: Any) -> Any:
 
 
 def _slots(root: Any, steps: tuple[Step, ...]) -> Iterator[Slot]:
-    if all(kind == KEY for kind, _ in steps):
+    if _plain(steps):
         return _plain_slot(root, steps)
     frontier: list[Slot] = [([root], 0)]
     for kind, name in steps:
@@ -239,6 +246,11 @@ def _slots(root: Any, steps: tuple[Step, ...]) -> Iterator[Slot]:
                 nxt.extend((node, i) for i in range(len(node)))
         frontier = nxt
     return iter(frontier)
+
+
+@functools.cache
+def _plain(steps: tuple[Step, ...]) -> bool:
+    return all(kind == KEY for kind, _ in steps)
 
 
 def _plain_slot(root: Any, steps: tuple[Step, ...]) -> Iterator[Slot]:
@@ -274,6 +286,9 @@ def _reveal_event(
     *,
     reason: str | None = None,
 ) -> None:
+    if not audit.enabled():
+        return  # build no attribute strings nobody will read
+
     def listing(rules: list[FieldRule]) -> str:
         return ",".join(f"{r.path}={r.classification.name.lower()}" for r in rules)
 
