@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_USAGE_LIMIT", "KeyInfo", "Keyring"]
 # every key's exposure small and makes rotation routine. Counting is per
 # Keyring object (and persisted by to_wrapped): with N processes sharing one
 # keyring, the true total is up to N times the bound.
-DEFAULT_USAGE_LIMIT: Final = 2**32 // 4
+DEFAULT_USAGE_LIMIT: Final = 2**30
 FORMAT: Final = "meshsec.keyring/1"
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _KEY_BYTES: Final = 32
@@ -69,6 +69,9 @@ class Keyring:
     primary; :meth:`retire` forgets an old version (its envelopes then fail
     with :class:`DecryptionError`). A keyring leaves the process only wrapped
     by a :class:`KeyProvider` (:meth:`to_wrapped`). Thread-safe.
+
+    Build one with :meth:`generate` or :meth:`from_wrapped`; the constructor
+    is for those two.
     """
 
     def __init__(
