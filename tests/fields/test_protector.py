@@ -361,3 +361,36 @@ def test_custom_mask_may_shadow_a_builtin_name(keyring: Keyring) -> None:
     assert protected == {"a": "custom"}
     assert protector.reveal(protected, context={}, clearance="public") == {"a": "custom"}
     assert calls == ["123456"], "custom masks are not re-applied on reveal"
+
+
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+
+
+def test_masks_over_lists_of_dicts_with_missing_and_non_string_values(keyring: Keyring) -> None:
+    protector = FieldProtector(
+        {"contacts[*].phone": "mask:last4", "contacts[*].email": "mask:email"}, keyring=keyring
+    )
+    record = {
+        "contacts": [
+            {"phone": "+1 555 010 0199", "email": "ada@example.com"},
+            {"phone": 5550100199},
+            {"email": None},
+            {},
+            "not a dict",
+            {"phone": "", "email": ""},
+            {"phone": "7", "email": ["x@y.z"]},
+            {"phone": FAMILY * 2},
+        ]
+    }
+    assert protector.protect(record, context={}) == {
+        "contacts": [
+            {"phone": "***********0199", "email": "a***@example.com"},
+            {"phone": "******0199"},
+            {"email": None},
+            {},
+            "not a dict",
+            {"phone": "", "email": "[REDACTED]"},
+            {"phone": "*", "email": "[REDACTED]"},
+            {"phone": "*" + FAMILY},
+        ]
+    }
