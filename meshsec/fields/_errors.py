@@ -1,0 +1,52 @@
+"""Errors of field protection, below :class:`meshsec.errors.FieldError`.
+
+::
+
+    FieldError
+    +-- DecryptionError      one error for every failure to open an envelope or token
+    +-- KeyUsageExceededError     the primary data key reached its usage bound: rotate
+    +-- KeyringError         a keyring operation or a wrapped keyring is invalid
+    +-- UnsupportedValueError     a value cannot be protected (names the field path)
+"""
+
+from __future__ import annotations
+
+from meshsec.errors import FieldError
+
+__all__ = ["DecryptionError", "KeyUsageExceededError", "KeyringError", "UnsupportedValueError"]
+
+# One message for every cause (wrong or unknown key id, retired key, tampered,
+# truncated, extended or swapped envelope): distinct messages would be an
+# oracle (STYLE.md habit 13, Fernet's InvalidToken).
+DECRYPTION_FAILED = (
+    "cannot decrypt: the envelope or token is malformed or was tampered with, belongs to "
+    "another field or record context, or its data key is unknown or retired"
+)
+
+
+class DecryptionError(FieldError):
+    """An envelope or token could not be opened. Deliberately says no more."""
+
+    code = "field.decryption_failed"
+
+    def __init__(self, field: str | None = None) -> None:
+        where = f" (field {field!r})" if field is not None else ""
+        super().__init__(DECRYPTION_FAILED + where)
+
+
+class KeyUsageExceededError(FieldError):
+    """The primary data key encrypted as many values as its bound allows."""
+
+    code = "field.key_usage_exceeded"
+
+
+class KeyringError(FieldError):
+    """A keyring operation or a wrapped keyring document is invalid."""
+
+    code = "field.keyring_invalid"
+
+
+class UnsupportedValueError(FieldError):
+    """A value of a type that cannot round-trip (not str/int/float/bool/None/list/dict)."""
+
+    code = "field.unsupported_value"
