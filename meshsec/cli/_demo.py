@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from meshsec import audit, correlation
-from meshsec.cli._demo_services import build_services, call, http_session, running
+from meshsec.cli._demo_services import Wire, build_services, call, http_session, running
 from meshsec.secret import Secret
 
 
@@ -68,13 +68,22 @@ def _audit_to(path: Path, key: Secret[bytes]) -> Iterator[list[audit.SecurityEve
         sink.close()
 
 
+ORDER = {
+    "item": "book",
+    "amount": 42,
+    "card": {"number": "4111 1111 1111 1111"},
+    "customer": {"email": "ada@example.com"},
+}
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="meshsec-demo-"))
     out.mkdir(parents=True, exist_ok=True)
     audit_file = out / "audit.jsonl"
     key = Secret(secrets.token_bytes(32))
     session = http_session()
-    orders, payments = build_services(session)
+    wire = Wire()
+    orders, payments = build_services(session, wire)
     print("meshsec demo: client -> orders -> payments, all on 127.0.0.1")
     print(f"  orders   {orders.url}\n  payments {payments.url}\n")
     with (
@@ -84,26 +93,39 @@ def run(args: argparse.Namespace) -> int:
     ):
         correlation_id = "demo-" + secrets.token_hex(6)
         with correlation.scope({"X-Correlation-ID": correlation_id}):
-            reply = call(session, orders.url + "/orders", {"item": "book", "amount": 42})
+            reply = call(session, orders.url + "/orders", ORDER)
         hostile = session.post(
             orders.url + "/orders",
-            json={"item": "pen", "amount": 3},
+            json={"item": "pen", "amount": 3, "card": {"number": "5500 0000 0000 0004"}},
             headers={"X-Correlation-ID": "evil\x1b[31m<script>" + "x" * 200},
             timeout=10,
         )
     session.close()
-    ok = _report(reply.json(), correlation_id, logs.lines, events, hostile.headers)
+    ok = _report_fields(wire, reply.json())
+    ok = _report(correlation_id, logs.lines, events, hostile.headers) and ok
     return 0 if _report_chain(audit_file, key) and ok else 1
 
 
+def _report_fields(wire: Wire, reply: dict[str, Any]) -> bool:
+    card = ORDER["card"]["number"].replace(" ", "")  # type: ignore[index]
+    sent = wire.orders_to_payments[0]
+    print("field protection (card number: encrypt, restricted; email: tokenize):")
+    print(f"  orders -> payments on the wire: card.number = {sent['card']['number'][:40]}...")
+    print(f"  {'':<32}customer.email = {sent['customer']['email']}")
+    print(f"  payments (cleared for restricted) saw: {wire.payments_saw[0]}")
+    receipt = reply["receipt"]
+    print(f"  client receipt (clearance internal): card.number = {receipt['card']['number']}")
+    on_wire = json.dumps(sent)
+    return card not in on_wire.replace(" ", "") and card not in json.dumps(receipt)
+
+
 def _report(
-    reply: dict[str, Any],
     correlation_id: str,
     log_lines: list[str],
     events: list[audit.SecurityEvent],
     hostile_headers: Any,
 ) -> bool:
-    print(f"client sent X-Correlation-ID {correlation_id}; orders answered {reply}\n")
+    print(f"\nclient sent X-Correlation-ID {correlation_id}\n")
     print("service log lines (JSON, via CorrelationFilter + JsonFormatter):")
     records = [json.loads(line) for line in log_lines]
     for rec in records:

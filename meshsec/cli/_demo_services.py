@@ -3,7 +3,9 @@
 ``orders`` receives the client's call and calls ``payments``; both run in
 threads on 127.0.0.1 with stdlib ``http.server``. Each handler adopts the
 caller's correlation headers (validated by :func:`meshsec.correlation.scope`),
-logs through the correlation filter, and emits audit events.
+logs through the correlation filter, and emits audit events. The card number
+travels encrypted from orders to payments; payments, cleared for
+``restricted`` data, reveals it; the client's receipt shows it masked.
 """
 
 from __future__ import annotations
@@ -16,18 +18,38 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import attrs
 import requests
 
 from meshsec import audit, correlation
+from meshsec.context import SecurityContext, run_as
+from meshsec.fields import DlpLogFilter, FieldProtector, Keyring, LocalKeyProvider
 
 Handler = Callable[["Request"], tuple[int, dict[str, Any]]]
 
+# Both services load the same keyring, as they would from a shared KMS.
+CARD_SCHEMA = {
+    "card.number": {"action": "encrypt", "classification": "restricted", "reveal_mask": "last4"},
+    "customer.email": {"action": "tokenize", "classification": "confidential"},
+}
 
+
+@attrs.frozen(kw_only=True)
 class Request:
     """What a demo handler sees: method, path, headers and the JSON body."""
 
-    def __init__(self, method: str, path: str, headers: dict[str, str], body: Any) -> None:
-        self.method, self.path, self.headers, self.body = method, path, headers, body
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@attrs.define
+class Wire:
+    """What the demo shows about the calls: the bodies as they crossed the wire."""
+
+    orders_to_payments: list[dict[str, Any]] = attrs.field(factory=list)
+    payments_saw: list[str] = attrs.field(factory=list)
 
 
 class Service:
@@ -59,12 +81,6 @@ class Service:
 
         class _Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                self._serve()
-
-            def do_GET(self) -> None:
-                self._serve()
-
-            def _serve(self) -> None:
                 headers = dict(self.headers.items())
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -72,18 +88,15 @@ class Service:
                 with correlation.scope(headers):
                     audit.record_correlation_rejections()
                     status, payload = service.dispatch(
-                        Request(self.command, self.path, headers, body)
+                        Request(method=self.command, path=self.path, headers=headers, body=body)
                     )
                     data = json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
-                    correlation.inject(self._outgoing())
+                    correlation.inject(_HeaderWriter(self))
                     self.end_headers()
                     self.wfile.write(data)
-
-            def _outgoing(self) -> _HeaderWriter:
-                return _HeaderWriter(self)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  stdlib name
                 """Silence http.server's own stderr access log; the demo logs itself."""
@@ -133,25 +146,44 @@ def running(*services: Service) -> Iterator[None]:
             service.stop()
 
 
-def build_services(session: requests.Session) -> tuple[Service, Service]:
-    """orders -> payments: orders forwards a charge, payments records it."""
+def shared_protector() -> FieldProtector:
+    """The keyring leaves its creator only wrapped; each service unwraps its copy."""
+    kek = LocalKeyProvider.generate()
+    wrapped = Keyring.generate("demo").to_wrapped_json(kek)
+    return FieldProtector(CARD_SCHEMA, keyring=Keyring.from_wrapped(wrapped, kek))
+
+
+def build_services(session: requests.Session, wire: Wire) -> tuple[Service, Service]:
+    """orders -> payments: orders protects and forwards a charge, payments reveals it."""
+    protector = shared_protector()
 
     def payments(request: Request) -> tuple[int, dict[str, Any]]:
-        amount = (request.body or {}).get("amount")
+        charge = request.body or {}
+        context = {"order_id": charge.get("order_id")}
+        caller = SecurityContext(principal="orders", scopes=frozenset({"payments:charge"}))
+        with run_as(caller):
+            clear = protector.reveal(charge, context=context, clearance="restricted")
+        card = str(clear.get("card", {}).get("number", ""))
+        wire.payments_saw.append(f"card ending {card[-4:]} for {clear.get('amount')}")
+        # The card reaches the log only through the DLP filter.
+        payments_service.log.info("charging card %s", card)
         audit.record(
             audit.Category.AUTHORIZATION,
             "payments:charge",
             audit.Outcome.SUCCESS,
             actor="orders",
             target=request.path,
-            attributes={"amount": amount},
+            attributes={"amount": clear.get("amount")},
         )
-        return 200, {"charged": amount, "correlation_id": correlation.current_id()}
+        return 200, {"charged": clear.get("amount"), "correlation_id": correlation.current_id()}
 
     payments_service = Service("payments", payments)
+    payments_service.log.addFilter(DlpLogFilter())
 
     def orders(request: Request) -> tuple[int, dict[str, Any]]:
-        order = request.body or {}
+        order = dict(request.body or {})
+        order["order_id"] = correlation.current_id()
+        context = {"order_id": order["order_id"]}
         audit.record(
             audit.Category.AUTHORIZATION,
             "orders:create",
@@ -159,7 +191,11 @@ def build_services(session: requests.Session) -> tuple[Service, Service]:
             actor="client",
             target=request.path,
         )
-        reply = call(session, payments_service.url + "/charge", {"amount": order.get("amount")})
-        return reply.status_code, {"order": "accepted", "payment": reply.json()}
+        protected = protector.protect(order, context=context)
+        wire.orders_to_payments.append(protected)
+        reply = call(session, payments_service.url + "/charge", protected)
+        with run_as(SecurityContext(principal="client")):
+            receipt = protector.reveal(protected, context=context, clearance="internal")
+        return reply.status_code, {"receipt": receipt, "payment": reply.json()}
 
     return Service("orders", orders), payments_service

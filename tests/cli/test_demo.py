@@ -21,7 +21,17 @@ def test_demo_shows_one_correlation_id_across_services_and_a_verified_chain(tmp_
     assert len({trace for _, trace in services}) == 1
     assert "one correlation ID across both services: yes" in out
     assert re.search(r"audit chain .*audit\.jsonl: \d+ lines, HMAC-SHA256, verified", out)
-    assert "\x1b" not in out  # the hostile correlation ID never reaches the terminal
+    assert "\x1b" not in out
+    # The card crossed the wire encrypted, payments saw it, the receipt is masked,
+    # and the clear number never reached any printed line or log.
+    assert re.search(r"on the wire: card\.number = ms1\.", out)
+    assert "payments (cleared for restricted) saw: card ending 1111" in out
+    assert re.search(r"client receipt \(clearance internal\): card\.number = \*+1111", out)
+    assert "4111 1111 1111 1111" not in out
+    assert "4111111111111111" not in out
+    assert (
+        "charging card [REDACTED:card]" in out
+    )  # the hostile correlation ID never reaches the terminal
     # The demo restores the process-wide audit configuration it borrowed.
     assert not audit.enabled()
 
