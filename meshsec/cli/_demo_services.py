@@ -160,7 +160,7 @@ def build_services(session: requests.Session, wire: Wire) -> tuple[Service, Serv
     def payments(request: Request) -> tuple[int, dict[str, Any]]:
         charge = request.body or {}
         context = {"order_id": charge.get("order_id")}
-        caller = SecurityContext(principal="orders", scopes=frozenset({"payments:charge"}))
+        caller = SecurityContext(principal="orders", scopes={"payments:charge"})
         with run_as(caller):
             clear = protector.reveal(charge, context=context, clearance="restricted")
         card = str(clear.get("card", {}).get("number", ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -15,6 +15,13 @@ from meshsec.correlation import CorrelationContext
 
 def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
+
+
+def _scopes(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        # A lone "a b" string is an OAuth scope claim; never split it into letters.
+        return frozenset(value.split())
+    return frozenset(value)
 
 
 def _redacted_claims(value: Mapping[str, Any]) -> str:
@@ -37,7 +44,7 @@ class SecurityContext:
     principal: str | None = None
     peer_id: str | None = None
     claims: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted_claims)
-    scopes: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_scopes)
     correlation: CorrelationContext | None = None
     obligations: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze)
 

@@ -119,3 +119,8 @@ def test_correlation_travels_with_the_context():
     corr = CorrelationContext.new()
     with run_as(SecurityContext(principal="alice", correlation=corr)):
         assert current_security_context().correlation is corr
+
+
+def test_a_space_separated_scope_string_is_split_into_scopes_not_letters():
+    ctx = SecurityContext(scopes="orders:read orders:write")
+    assert ctx.scopes == frozenset({"orders:read", "orders:write"})
