@@ -1,7 +1,53 @@
 """Tokens: key sets and JWKS, issuer and verifier, refresh tokens, revocation."""
 
-from meshsec.tokens._revocation import RevocationList
+from meshsec.tokens._errors import (
+    AlgorithmNotAllowed,
+    BadSignature,
+    BindingMismatch,
+    ForbiddenHeader,
+    InsufficientScope,
+    InvalidKey,
+    JWKSUnavailable,
+    MalformedToken,
+    MissingClaim,
+    ScopeEscalation,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenReplayed,
+    TokenRevoked,
+    TokenTooLarge,
+    UnknownCritical,
+    UnknownKey,
+    WrongAudience,
+    WrongIssuer,
+    WrongTokenType,
+)
+from meshsec.tokens._keys import ALGORITHMS, POLICY_JWS_TYPE, SigningKey
+from meshsec.tokens._keyset import KeySet
 
 __all__ = [
-    "RevocationList",
+    "ALGORITHMS",
+    "POLICY_JWS_TYPE",
+    "AlgorithmNotAllowed",
+    "BadSignature",
+    "BindingMismatch",
+    "ForbiddenHeader",
+    "InsufficientScope",
+    "InvalidKey",
+    "JWKSUnavailable",
+    "KeySet",
+    "MalformedToken",
+    "MissingClaim",
+    "ScopeEscalation",
+    "SigningKey",
+    "TokenExpired",
+    "TokenNotYetValid",
+    "TokenReplayed",
+    "TokenRevoked",
+    "TokenTooLarge",
+    "UnknownCritical",
+    "UnknownKey",
+    "WrongAudience",
+    "WrongIssuer",
+    "WrongTokenType",
 ]
