@@ -24,6 +24,7 @@ from meshsec.tokens._errors import (
 )
 from meshsec.tokens._keys import ALGORITHMS, POLICY_JWS_TYPE, SigningKey
 from meshsec.tokens._keyset import KeySet
+from meshsec.tokens._revocation import RevocationList
 
 __all__ = [
     "ALGORITHMS",
@@ -38,6 +39,7 @@ __all__ = [
     "KeySet",
     "MalformedToken",
     "MissingClaim",
+    "RevocationList",
     "ScopeEscalation",
     "SigningKey",
     "TokenExpired",
