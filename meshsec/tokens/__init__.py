@@ -24,6 +24,14 @@ from meshsec.tokens._errors import (
 )
 from meshsec.tokens._keys import ALGORITHMS, POLICY_JWS_TYPE, SigningKey
 from meshsec.tokens._keyset import KeySet
+from meshsec.tokens._refresh import (
+    RefreshFamily,
+    RefreshTokenExpired,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    RefreshTokenRevoked,
+    RefreshTokens,
+)
 from meshsec.tokens._revocation import RevocationList
 
 __all__ = [
@@ -39,6 +47,12 @@ __all__ = [
     "KeySet",
     "MalformedToken",
     "MissingClaim",
+    "RefreshFamily",
+    "RefreshTokenExpired",
+    "RefreshTokenInvalid",
+    "RefreshTokenReused",
+    "RefreshTokenRevoked",
+    "RefreshTokens",
     "RevocationList",
     "ScopeEscalation",
     "SigningKey",

@@ -148,7 +148,16 @@ def _stored_deadline(value: bytes) -> float:
         return -math.inf
 
 
-def _audit(category: str, action: str, outcome: str, *, reason: str) -> None:
+def _audit(
+    category: str,
+    action: str,
+    outcome: str,
+    *,
+    reason: str | None = None,
+    actor: str | None = None,
+    target: str | None = None,
+    attributes: dict[str, object] | None = None,
+) -> None:
     """Record an audit event through meshsec.audit when it is available."""
     try:
         audit: Any = importlib.import_module("meshsec.audit")
@@ -158,5 +167,8 @@ def _audit(category: str, action: str, outcome: str, *, reason: str) -> None:
         getattr(audit.Category, category),
         action,
         getattr(audit.Outcome, outcome),
+        actor=actor,
+        target=target,
         reason=reason,
+        attributes=attributes,
     )
