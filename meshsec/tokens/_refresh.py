@@ -27,11 +27,11 @@ from typing import Any
 
 import attrs
 
+from meshsec import audit
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, TokenError
 from meshsec.secret import Secret
 from meshsec.stores import MAX_TTL_SECONDS, MemoryStore, Store, StoreCorrupted, StoreUnavailable
-from meshsec.tokens._revocation import _audit
 
 __all__ = [
     "RefreshFamily",
@@ -184,7 +184,7 @@ class RefreshTokens:
             raise StoreUnavailable("the store refused a new refresh-token family")
         self._store.set(_token_key(digest), family_id.encode(), ttl=ttl)
         family = self._family(family_id, record)
-        self._event("refresh.issue", "SUCCESS", family)
+        self._event("refresh.issue", family)
         return Secret(token), family
 
     def rotate(self, refresh_token: Secret[str] | str) -> tuple[Secret[str], RefreshFamily]:
@@ -210,7 +210,7 @@ class RefreshTokens:
                 _family_key(family_id), raw, successor.encode(), ttl=ttl
             ):
                 family = self._family(family_id, successor)
-                self._event("refresh.rotate", "SUCCESS", family)
+                self._event("refresh.rotate", family)
                 return Secret(token), family
             # Lost a race: the successor is unreachable; look again, and the
             # next pass sees the spent token (reuse) or the revocation.
@@ -243,7 +243,7 @@ class RefreshTokens:
             ttl = max(record.exp + _GRACE_SECONDS - self._clock(), 1.0)
             revoked = attrs.evolve(record, rev=True)
             if self._store.compare_and_set(key, raw, revoked.encode(), ttl=ttl):
-                self._event("refresh.revoke_family", "SUCCESS", self._family(family_id, revoked))
+                self._event("refresh.revoke_family", self._family(family_id, revoked))
                 return True
         raise StoreUnavailable("the refresh-token family kept changing; try again")
 
@@ -253,17 +253,23 @@ class RefreshTokens:
             raise self._fail(RefreshTokenInvalid("unknown refresh token"), family_id)
         record = _Record.decode(raw)
         if record.rev:
-            raise self._fail(RefreshTokenRevoked("the refresh token was revoked"), family_id)
+            raise self._fail(
+                RefreshTokenRevoked("the refresh token was revoked"), family_id, record.sub
+            )
         if not hmac.compare_digest(record.cur, digest):
             # RFC 9700 section 4.14.2: a spent token came back, so an attacker
             # or the client holds a copy; end the family for both.
             self.revoke_family(family_id)
             raise self._fail(
-                RefreshTokenReused("a spent refresh token was presented again"), family_id
+                RefreshTokenReused("a spent refresh token was presented again"),
+                family_id,
+                record.sub,
             )
         now = self._clock()
         if now >= record.exp or now >= record.last + self._idle:
-            raise self._fail(RefreshTokenExpired("the refresh token has expired"), family_id)
+            raise self._fail(
+                RefreshTokenExpired("the refresh token has expired"), family_id, record.sub
+            )
         return record
 
     def _digest_of(self, refresh_token: object) -> str:
@@ -296,20 +302,30 @@ class RefreshTokens:
             idle_expires_at=_utc(min(record.exp, record.last + self._idle)),
         )
 
-    def _event(self, action: str, outcome: str, family: RefreshFamily) -> None:
-        _audit(
-            "TOKEN",
+    def _event(self, action: str, family: RefreshFamily) -> None:
+        audit.record(
+            audit.Category.TOKEN,
             action,
-            outcome,
+            audit.Outcome.SUCCESS,
             actor=family.subject,
             target=f"refresh-family:{family.family_id}",
             attributes={"client_id": family.client_id, "generation": family.generation},
+            clock=self._clock,
         )
 
-    def _fail(self, error: RefreshTokenInvalid, family_id: str | None) -> RefreshTokenInvalid:
-        outcome = "DENIED" if isinstance(error, RefreshTokenReused) else "FAILURE"
-        target = None if family_id is None else f"refresh-family:{family_id}"
-        _audit("TOKEN", "refresh.rotate", outcome, reason=error.code, target=target)
+    def _fail(
+        self, error: RefreshTokenInvalid, family_id: str | None, subject: str | None = None
+    ) -> RefreshTokenInvalid:
+        reused = isinstance(error, RefreshTokenReused)
+        audit.record(
+            audit.Category.TOKEN,
+            "refresh.rotate",
+            audit.Outcome.DENIED if reused else audit.Outcome.FAILURE,
+            actor=subject,
+            reason=error.code,
+            target=None if family_id is None else f"refresh-family:{family_id}",
+            clock=self._clock,
+        )
         return error
 
 

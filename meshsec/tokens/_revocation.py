@@ -8,11 +8,10 @@ key. Each entry expires when the caller says the token stops mattering.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 from datetime import datetime
-from typing import Any
 
+from meshsec import audit
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, TokenError
 from meshsec.stores import MemoryStore, Store, StoreUnavailable
@@ -21,6 +20,7 @@ __all__ = ["RevocationList"]
 
 _REVOKED = "rev:"
 _CONSUMED = "once:"
+_MAX_ATTEMPTS = 16
 
 
 class RevocationList:
@@ -49,11 +49,12 @@ class RevocationList:
         self._clock = clock
         self._fail_open = bool(unsafe_fail_open)
         if self._fail_open:
-            _audit(
-                "CONFIGURATION",
-                "revocation.fail_open_enabled",
-                "SUCCESS",
-                reason="store.unsafe_fail_open",
+            audit.record(
+                audit.Category.CONFIGURATION,
+                "revocation.unsafe_fail_open",
+                audit.Outcome.SUCCESS,
+                target=repr(self._store),
+                clock=clock,
             )
 
     def __repr__(self) -> str:
@@ -73,16 +74,29 @@ class RevocationList:
         if ttl <= 0:
             return
         value = repr(deadline).encode("ascii")
-        while True:
+        self._write_revocation(key, deadline, value, ttl)
+        audit.record(
+            audit.Category.TOKEN,
+            "revocation.revoke",
+            audit.Outcome.SUCCESS,
+            target="jti:" + jti[:128],
+            attributes={"until": deadline},
+            clock=self._clock,
+        )
+
+    def _write_revocation(self, key: str, deadline: float, value: bytes, ttl: float) -> None:
+        # Compare-and-set keeps the later deadline when revocations race.
+        for _ in range(_MAX_ATTEMPTS):
             current = self._store.get(key)
             if current is None:
-                if self._store.set_if_absent(key, value, ttl=ttl):
-                    return
-                continue
-            if _stored_deadline(current) >= deadline:
+                written = self._store.set_if_absent(key, value, ttl=ttl)
+            else:
+                written = _stored_deadline(current) >= deadline or self._store.compare_and_set(
+                    key, current, value, ttl=ttl
+                )
+            if written:
                 return
-            if self._store.compare_and_set(key, current, value, ttl=ttl):
-                return
+        raise StoreUnavailable("the revocation entry kept changing; try again")
 
     def is_revoked(self, jti: str) -> bool:
         """True if ``jti`` is revoked.
@@ -96,11 +110,12 @@ class RevocationList:
         except StoreUnavailable:
             if not self._fail_open:
                 raise
-            _audit(
-                "TOKEN",
+            audit.record(
+                audit.Category.TOKEN,
                 "revocation.check_failed_open",
-                "FAILURE",
+                audit.Outcome.FAILURE,
                 reason=StoreUnavailable.code,
+                clock=self._clock,
             )
             return False
 
@@ -146,29 +161,3 @@ def _stored_deadline(value: bytes) -> float:
     except (UnicodeDecodeError, ValueError):
         # An unreadable entry still marks the jti revoked; replace it.
         return -math.inf
-
-
-def _audit(
-    category: str,
-    action: str,
-    outcome: str,
-    *,
-    reason: str | None = None,
-    actor: str | None = None,
-    target: str | None = None,
-    attributes: dict[str, object] | None = None,
-) -> None:
-    """Record an audit event through meshsec.audit when it is available."""
-    try:
-        audit: Any = importlib.import_module("meshsec.audit")
-    except ImportError:  # meshsec.audit lands in a parallel change; until then, drop.
-        return
-    audit.record(
-        getattr(audit.Category, category),
-        action,
-        getattr(audit.Outcome, outcome),
-        actor=actor,
-        target=target,
-        reason=reason,
-        attributes=attributes,
-    )

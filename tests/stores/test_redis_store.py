@@ -127,7 +127,7 @@ def test_hung_server_times_out_as_unavailable(redis_server: RedisServer) -> None
         store = RedisStore(url=redis_server.url, socket_timeout=0.2, prefix="hang:")
         with store:
             store.get("warm")  # open a pooled connection first
-            admin.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+            admin.execute_command("CLIENT", "PAUSE", 800, "ALL")
             try:
                 with pytest.raises(StoreUnavailable):
                     store.get("k")

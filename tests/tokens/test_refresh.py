@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import meshsec.tokens
+from meshsec import audit
 from meshsec.clock import FrozenClock
 from meshsec.errors import ConfigError, TokenError
 from meshsec.secret import Secret
@@ -344,3 +346,36 @@ def test_errors_are_token_errors_with_stable_codes() -> None:
     assert "RefreshTokens" in meshsec.tokens.__all__
     assert "RefreshFamily" in meshsec.tokens.__all__
     assert meshsec.tokens.RefreshFamily is RefreshFamily
+
+
+def test_reuse_emits_a_denied_audit_event(refresh: RefreshTokens) -> None:
+    token, family = refresh.issue("alice")
+    refresh.rotate(token)
+    with audit.capture() as events, pytest.raises(RefreshTokenReused):
+        refresh.rotate(token)
+    denied = [e for e in events if e.outcome is audit.Outcome.DENIED]
+    assert len(denied) == 1
+    assert denied[0].category is audit.Category.TOKEN
+    assert denied[0].reason == "token.refresh_reused"
+    assert denied[0].actor == "alice"
+    assert denied[0].target == f"refresh-family:{family.family_id}"
+    assert any(e.action == "refresh.revoke_family" for e in events)
+
+
+def test_audit_events_never_hold_token_material(refresh: RefreshTokens) -> None:
+    seen: list[str] = []
+    with audit.capture() as events:
+        token, family = refresh.issue("alice", client_id="web", scopes=["read"])
+        seen.append(token.reveal())
+        newer, _ = refresh.rotate(token)
+        seen.append(newer.reveal())
+        for bad in (token, "msr1_" + "C" * 43, "junk"):
+            with pytest.raises(RefreshTokenInvalid):
+                refresh.rotate(bad)
+        refresh.revoke_family(family.family_id)
+    assert len(events) >= 6
+    dumped = " ".join(repr(e.to_dict()) for e in events)
+    for secret in seen:
+        assert secret not in dumped
+        assert secret.removeprefix("msr1_")[:12] not in dumped
+        assert hashlib.sha256(secret.encode()).hexdigest() not in dumped

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import meshsec.tokens
+from meshsec import audit
 from meshsec.clock import FrozenClock
 from meshsec.errors import ConfigError, TokenError
 from meshsec.stores import MemoryStore, RedisStore, Store, StoreUnavailable
@@ -189,3 +190,32 @@ def test_unsafe_fail_open_answers_not_revoked_on_outage() -> None:
         # One-time use never fails open: that would allow a replay.
         with pytest.raises(StoreUnavailable):
             revocations.consume_once("jti-1", time.time() + 60)
+
+
+def test_fail_open_is_audited_when_enabled_and_when_used() -> None:
+    with (
+        audit.capture() as events,
+        running_redis() as server,
+        RedisStore(url=server.url) as redis_store,
+    ):
+        revocations = RevocationList(redis_store, unsafe_fail_open=True)
+        assert [e.action for e in events] == ["revocation.unsafe_fail_open"]
+        assert events[0].category is audit.Category.CONFIGURATION
+        server.stop()
+        assert revocations.is_revoked("jti-1") is False
+    opened = [e for e in events if e.action == "revocation.check_failed_open"]
+    assert len(opened) == 1
+    assert opened[0].outcome is audit.Outcome.FAILURE
+    assert opened[0].reason == "store.unavailable"
+
+
+def test_fail_closed_is_the_default_and_quiet(revocations: RevocationList) -> None:
+    with audit.capture() as events:
+        RevocationList()
+    assert events == []
+
+
+def test_revoke_is_audited(revocations: RevocationList) -> None:
+    with audit.capture() as events:
+        revocations.revoke("jti-1", NOW + 60)
+    assert [(e.action, e.target) for e in events] == [("revocation.revoke", "jti:jti-1")]
