@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
 import redis
 
 SKIP_REASON = (
@@ -104,6 +103,8 @@ class RedisServer:
 @contextmanager
 def running_redis() -> Iterator[RedisServer]:
     """A started server, killed on exit; skips the test when the binary is absent."""
+    import pytest  # only the fixture needs pytest; benchmarks use RedisServer directly
+
     binary = redis_binary()
     if binary is None:
         pytest.skip(SKIP_REASON)
