@@ -1,5 +1,6 @@
 """Tokens: key sets and JWKS, issuer and verifier, refresh tokens, revocation."""
 
+from meshsec.tokens._claims import Claims
 from meshsec.tokens._errors import (
     AlgorithmNotAllowed,
     BadSignature,
@@ -22,6 +23,7 @@ from meshsec.tokens._errors import (
     WrongIssuer,
     WrongTokenType,
 )
+from meshsec.tokens._issuer import RESERVED_CLAIMS, TokenIssuer
 from meshsec.tokens._keys import ALGORITHMS, POLICY_JWS_TYPE, SigningKey
 from meshsec.tokens._keyset import KeySet
 from meshsec.tokens._refresh import (
@@ -33,18 +35,28 @@ from meshsec.tokens._refresh import (
     RefreshTokens,
 )
 from meshsec.tokens._revocation import RevocationList
+from meshsec.tokens._verifier import (
+    ACCESS_TOKEN_TYPE,
+    KeySource,
+    TokenVerifier,
+    certificate_thumbprint,
+)
 
 __all__ = [
+    "ACCESS_TOKEN_TYPE",
     "ALGORITHMS",
     "POLICY_JWS_TYPE",
+    "RESERVED_CLAIMS",
     "AlgorithmNotAllowed",
     "BadSignature",
     "BindingMismatch",
+    "Claims",
     "ForbiddenHeader",
     "InsufficientScope",
     "InvalidKey",
     "JWKSUnavailable",
     "KeySet",
+    "KeySource",
     "MalformedToken",
     "MissingClaim",
     "RefreshFamily",
@@ -57,13 +69,16 @@ __all__ = [
     "ScopeEscalation",
     "SigningKey",
     "TokenExpired",
+    "TokenIssuer",
     "TokenNotYetValid",
     "TokenReplayed",
     "TokenRevoked",
     "TokenTooLarge",
+    "TokenVerifier",
     "UnknownCritical",
     "UnknownKey",
     "WrongAudience",
     "WrongIssuer",
     "WrongTokenType",
+    "certificate_thumbprint",
 ]

@@ -2,14 +2,16 @@
 
 Events go through :func:`meshsec.audit.record`, which fills the timestamp and
 correlation ID and costs next to nothing without a sink. No event ever holds
-a token, a signature or key material: only codes, kids and configured names.
+a token, a signature or key material: only error codes, kids and the names a
+service configured.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any
+
+from meshsec import audit
+from meshsec.clock import Clock, system_clock
 
 
 def record(
@@ -21,18 +23,16 @@ def record(
     target: str | None = None,
     actor: str | None = None,
     attributes: Mapping[str, str | int | bool] | None = None,
+    clock: Clock = system_clock,
 ) -> None:
-    """Record one audit event (categories and outcomes by enum member name)."""
-    try:
-        audit: Any = importlib.import_module("meshsec.audit")
-    except ImportError:  # meshsec.audit lands in a parallel change; until then, drop.
-        return
+    """Record one audit event (category and outcome by enum member name)."""
     audit.record(
-        getattr(audit.Category, category),
+        audit.Category[category],
         action,
-        getattr(audit.Outcome, outcome),
+        audit.Outcome[outcome],
         actor=actor,
         target=target,
         reason=reason,
-        attributes=dict(attributes) if attributes else None,
+        attributes=attributes,
+        clock=clock,
     )
