@@ -24,6 +24,7 @@ from meshsec.tokens._errors import (
     WrongTokenType,
 )
 from meshsec.tokens._issuer import RESERVED_CLAIMS, TokenIssuer
+from meshsec.tokens._jwks_client import JWKSClient
 from meshsec.tokens._keys import ALGORITHMS, POLICY_JWS_TYPE, SigningKey
 from meshsec.tokens._keyset import KeySet
 from meshsec.tokens._refresh import (
@@ -54,6 +55,7 @@ __all__ = [
     "ForbiddenHeader",
     "InsufficientScope",
     "InvalidKey",
+    "JWKSClient",
     "JWKSUnavailable",
     "KeySet",
     "KeySource",
