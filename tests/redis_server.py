@@ -46,9 +46,10 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 10.0, *, same_port: bool = False) -> None:
         for _ in range(5):  # another process may grab the free port first
-            self.port = _free_port()
+            if not (same_port and self.port):
+                self.port = _free_port()
             self._proc = subprocess.Popen(
                 [
                     self._binary,

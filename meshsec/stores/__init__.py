@@ -25,6 +25,7 @@ from meshsec.stores._errors import (
     StoreUnavailable,
 )
 from meshsec.stores._memory import MemoryStore
+from meshsec.stores._mirror import RedisMirror
 from meshsec.stores._protocol import MAX_KEY_LENGTH, MAX_TTL_SECONDS, MAX_VALUE_BYTES, Store
 from meshsec.stores._redis import RedisStore
 
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_VALUE_BYTES",
     "InvalidStoreArgument",
     "MemoryStore",
+    "RedisMirror",
     "RedisStore",
     "Store",
     "StoreCorrupted",

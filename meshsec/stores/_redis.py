@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshsec.errors import ConfigError
 from meshsec.stores._errors import StoreDependencyMissing, StoreUnavailable
+from meshsec.stores._mirror import RedisMirror
 from meshsec.stores._protocol import check_key, check_ttl, check_value
 
 if TYPE_CHECKING:
@@ -130,6 +131,44 @@ class RedisStore:
         except self._errors as exc:
             raise _unavailable(exc) from exc
 
+    def notify(self, key: str) -> None:
+        """Announce that ``key`` changed, to every :class:`RedisMirror` of its namespace.
+
+        Pub/sub is at most once; mirrors resynchronise after any gap, so a
+        lost announcement delays a mirror but never corrupts it.
+        """
+        name = self._key(key)
+        namespace = _namespace(key)
+        try:
+            self._client.publish(self._channel(namespace), name)
+        except self._errors as exc:
+            raise _unavailable(exc) from exc
+
+    def mirror(self, namespace: str, *, max_staleness: float = 2.0) -> RedisMirror:
+        """Start a local copy of the keys that begin with ``namespace`` (ending in ``:``).
+
+        The mirror answers from memory while it is fresh: synced and heard
+        from within ``max_staleness`` seconds. Writers must call
+        :meth:`notify` after each change under the namespace. Close it with
+        ``close()``.
+        """
+        check_key(namespace)
+        if len(namespace) < 2 or _namespace(namespace) != namespace or namespace[-1] != ":":
+            raise ConfigError("a mirror namespace is a key prefix ending in ':' (like 'rev:')")
+        if isinstance(max_staleness, bool) or not isinstance(max_staleness, int | float):
+            raise ConfigError("max_staleness is a number of seconds")
+        seconds = float(max_staleness)
+        if not 0.05 <= seconds <= 60:  # NaN fails this test too
+            raise ConfigError("max_staleness is between 0.05 and 60 seconds")
+        return RedisMirror(
+            self._client,
+            store_prefix=self._prefix,
+            namespace=namespace,
+            channel=self._channel(namespace),
+            max_staleness=seconds,
+            errors=self._errors,
+        )
+
     def close(self) -> None:
         """Close the connection pool if this store built the client."""
         if self._owns_client:
@@ -148,6 +187,15 @@ class RedisStore:
 
     def _key(self, key: str) -> str:
         return self._prefix + check_key(key)
+
+    def _channel(self, namespace: str) -> str:
+        return self._prefix + "changes:" + namespace
+
+
+def _namespace(key: str) -> str:
+    """The part of a key up to and including its first ':' (the whole key without one)."""
+    head, colon, _ = key.partition(":")
+    return head + colon
 
 
 def _client_from_url(url: str, socket_timeout: float, connect_timeout: float) -> redis.Redis:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import TracebackType
 
 from meshsec import audit
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, TokenError
-from meshsec.stores import MemoryStore, Store, StoreUnavailable
+from meshsec.stores import MemoryStore, RedisMirror, RedisStore, Store, StoreUnavailable
 
 __all__ = ["RevocationList"]
 
@@ -31,6 +32,13 @@ class RevocationList:
     revocation at once. Lookups always ask the store (nothing is cached in
     process), so a revocation is visible to the next check everywhere.
 
+    ``cache_max_staleness`` (RedisStore only) keeps a copy of the revoked
+    set in this process, fed by Redis pub/sub and resynchronised on every
+    reconnect; checks are then answered from memory. A revocation made
+    elsewhere arrives within the pub/sub latency; if the subscription goes
+    silent, the copy stops answering after ``cache_max_staleness`` and
+    checks go to the store again. Call :meth:`close` to stop it.
+
     When the store cannot answer, :meth:`is_revoked` raises
     :class:`~meshsec.stores.StoreUnavailable` (fail closed). With
     ``unsafe_fail_open=True`` it returns False instead and records an audit
@@ -44,10 +52,14 @@ class RevocationList:
         *,
         clock: Clock = system_clock,
         unsafe_fail_open: bool = False,
+        cache_max_staleness: timedelta | float | None = None,
     ) -> None:
         self._store: Store = MemoryStore(clock=clock) if store is None else store
         self._clock = clock
         self._fail_open = bool(unsafe_fail_open)
+        self._mirror: RedisMirror | None = None
+        if cache_max_staleness is not None:
+            self._mirror = _start_mirror(self._store, cache_max_staleness)
         if self._fail_open:
             audit.record(
                 audit.Category.CONFIGURATION,
@@ -58,7 +70,26 @@ class RevocationList:
             )
 
     def __repr__(self) -> str:
-        return f"RevocationList(store={self._store!r}, unsafe_fail_open={self._fail_open})"
+        return (
+            f"RevocationList(store={self._store!r}, unsafe_fail_open={self._fail_open}, "
+            f"cached={self._mirror is not None})"
+        )
+
+    def close(self) -> None:
+        """Stop the in-process cache, if any. The store stays open."""
+        if self._mirror is not None:
+            self._mirror.close()
+
+    def __enter__(self) -> RevocationList:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     def revoke(self, jti: str, until: float | datetime) -> None:
         """Reject ``jti`` until ``until`` (POSIX seconds or an aware datetime).
@@ -74,7 +105,8 @@ class RevocationList:
         if ttl <= 0:
             return
         value = repr(deadline).encode("ascii")
-        self._write_revocation(key, deadline, value, ttl)
+        if self._write_revocation(key, deadline, value, ttl):
+            self._announce(key, value, ttl)
         audit.record(
             audit.Category.TOKEN,
             "revocation.revoke",
@@ -84,19 +116,26 @@ class RevocationList:
             clock=self._clock,
         )
 
-    def _write_revocation(self, key: str, deadline: float, value: bytes, ttl: float) -> None:
+    def _write_revocation(self, key: str, deadline: float, value: bytes, ttl: float) -> bool:
+        """Store the revocation; True if this call wrote it (False: a later one stands)."""
         # Compare-and-set keeps the later deadline when revocations race.
         for _ in range(_MAX_ATTEMPTS):
             current = self._store.get(key)
             if current is None:
-                written = self._store.set_if_absent(key, value, ttl=ttl)
-            else:
-                written = _stored_deadline(current) >= deadline or self._store.compare_and_set(
-                    key, current, value, ttl=ttl
-                )
-            if written:
-                return
+                if self._store.set_if_absent(key, value, ttl=ttl):
+                    return True
+            elif _stored_deadline(current) >= deadline:
+                return False
+            elif self._store.compare_and_set(key, current, value, ttl=ttl):
+                return True
         raise StoreUnavailable("the revocation entry kept changing; try again")
+
+    def _announce(self, key: str, value: bytes, ttl: float) -> None:
+        if self._mirror is not None:
+            self._mirror.remember(key, value, ttl)
+        if isinstance(self._store, RedisStore):
+            # Tell every caching RevocationList; they resync if they miss it.
+            self._store.notify(key)
 
     def is_revoked(self, jti: str) -> bool:
         """True if ``jti`` is revoked.
@@ -105,6 +144,10 @@ class RevocationList:
         was built with ``unsafe_fail_open=True`` (then False, audited).
         """
         key = _key(_REVOKED, jti)
+        if self._mirror is not None:
+            known, value = self._mirror.lookup(key)
+            if known:
+                return value is not None
         try:
             return self._store.get(key) is not None
         except StoreUnavailable:
@@ -132,6 +175,14 @@ class RevocationList:
         if ttl <= 0:
             return False
         return self._store.set_if_absent(key, b"1", ttl=ttl)
+
+
+def _start_mirror(store: Store, max_staleness: timedelta | float) -> RedisMirror:
+    if not isinstance(store, RedisStore):
+        raise ConfigError("cache_max_staleness needs a RedisStore (a MemoryStore is local already)")
+    if isinstance(max_staleness, timedelta):
+        max_staleness = max_staleness.total_seconds()
+    return store.mirror(_REVOKED, max_staleness=max_staleness)
 
 
 def _key(kind: str, jti: object) -> str:

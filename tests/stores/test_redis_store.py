@@ -159,3 +159,39 @@ def test_importing_stores_does_not_import_redis() -> None:
     )
     assert done.stdout.strip() == "False"
     assert StoreDependencyMissing.code == "store.dependency_missing"
+
+
+@pytest.mark.parametrize("namespace", ["rev", "a:b:", ":", "has space:", ""])
+def test_mirror_namespace_must_be_one_prefix_segment(
+    redis_server: RedisServer, namespace: str
+) -> None:
+    with RedisStore(url=redis_server.url) as store, pytest.raises((ConfigError, ValueError)):
+        store.mirror(namespace)
+
+
+def test_mirror_copies_only_its_namespace(redis_server: RedisServer) -> None:
+    with RedisStore(url=redis_server.url, prefix="m*[x]:") as store:
+        store.set("rev:a", b"1", ttl=60)
+        store.set("once:a", b"1", ttl=60)
+        store.set("revx:a", b"1", ttl=60)
+        mirror = store.mirror("rev:", max_staleness=1.0)
+        try:
+            assert mirror.wait_fresh(5)
+            assert mirror.lookup("rev:a") == (True, b"1")
+            assert mirror.lookup("rev:b") == (True, None)
+            assert mirror.lookup("once:a") == (False, None)  # not mirrored: ask the store
+            store.set("rev:b", b"2", ttl=60)
+            store.notify("rev:b")
+            deadline = time.monotonic() + 2
+            while mirror.lookup("rev:b") != (True, b"2") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert mirror.lookup("rev:b") == (True, b"2")
+            store.delete("rev:b")
+            store.notify("rev:b")
+            deadline = time.monotonic() + 2
+            while mirror.lookup("rev:b") != (True, None) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert mirror.lookup("rev:b") == (True, None)
+            assert "fresh=True" in repr(mirror)
+        finally:
+            mirror.close()
