@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["RedisMirror"]
 
 _SCAN_BATCH = 500
+_RESYNC_EVERY = 300.0
+_MIN_RETRY = 0.05
+_MAX_RETRY = 1.0
 
 
 class RedisMirror:
@@ -50,7 +53,6 @@ class RedisMirror:
         namespace: str,
         channel: str,
         max_staleness: float,
-        errors: tuple[type[BaseException], ...],
     ) -> None:
         self._client = client
         # Store keys arrive from the caller without the store prefix; Redis
@@ -62,11 +64,11 @@ class RedisMirror:
         self._max_staleness = max_staleness
         # Ping well inside the staleness bound so one lost pong is not fatal.
         self._heartbeat = max_staleness / 4
-        self._errors = errors
         self._lock = threading.Lock()
         self._entries: dict[bytes, tuple[bytes, float]] = {}
         self._synced = False
         self._last_heard = 0.0
+        self._last_resync = 0.0
         self._resyncs = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="meshsec-redis-mirror", daemon=True)
@@ -120,12 +122,19 @@ class RedisMirror:
     # Background thread.
 
     def _run(self) -> None:
+        delay = _MIN_RETRY
         while not self._stop.is_set():
+            resyncs = self._resyncs
             # The store is down or the link broke: resync on the next session.
-            with contextlib.suppress(*self._errors):
+            # Anything unexpected also ends only this session: a dead thread
+            # would leave the list permanently on the slow path.
+            with contextlib.suppress(Exception):
                 self._session()
             self._synced = False
-            self._stop.wait(0.05)
+            # Back off while the store stays unreachable; retry fast after a
+            # session that worked.
+            delay = _MIN_RETRY if self._resyncs > resyncs else min(delay * 2, _MAX_RETRY)
+            self._stop.wait(delay)
 
     def _session(self) -> None:
         self._synced = False
@@ -144,6 +153,10 @@ class RedisMirror:
                     last_ping = now
                 if now - self._last_heard > self._max_staleness:
                     return  # silent link: reconnect and resync
+                if now - self._last_resync > _RESYNC_EVERY:
+                    # Also catches keys written by a writer that never notifies,
+                    # and drops expired entries.
+                    self._resync()
         finally:
             pubsub.close()
 
@@ -165,7 +178,7 @@ class RedisMirror:
             found.update(self._read(batch))
         with self._lock:
             self._entries = found
-        self._last_heard = time.monotonic()
+        self._last_heard = self._last_resync = time.monotonic()
         self._synced = True
         self._resyncs += 1
 

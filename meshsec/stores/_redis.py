@@ -166,7 +166,6 @@ class RedisStore:
             namespace=namespace,
             channel=self._channel(namespace),
             max_staleness=seconds,
-            errors=self._errors,
         )
 
     def close(self) -> None:
