@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import meshsec.tokens
 from meshsec import audit
@@ -219,3 +221,29 @@ def test_revoke_is_audited(revocations: RevocationList) -> None:
     with audit.capture() as events:
         revocations.revoke("jti-1", NOW + 60)
     assert [(e.action, e.target) for e in events] == [("revocation.revoke", "jti:jti-1")]
+
+
+jtis = st.text(min_size=1, max_size=300)
+
+
+@given(jti=jtis, other=jtis)
+def test_any_jti_round_trips_and_stays_distinct_memory(jti: str, other: str) -> None:
+    assume(jti != other)
+    clock = FrozenClock(NOW)
+    revocations = RevocationList(MemoryStore(clock=clock), clock=clock)
+    revocations.revoke(jti, NOW + 60)
+    assert revocations.is_revoked(jti)
+    assert not revocations.is_revoked(other)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=30)
+@given(jti=jtis, other=jtis)
+def test_any_jti_round_trips_and_stays_distinct_redis(
+    redis_server: RedisServer, jti: str, other: str
+) -> None:
+    assume(jti != other)
+    with RedisStore(url=redis_server.url, prefix=f"h{next(_prefixes)}:") as redis_store:
+        revocations = RevocationList(redis_store)
+        revocations.revoke(jti, time.time() + 60)
+        assert revocations.is_revoked(jti)
+        assert not revocations.is_revoked(other)
