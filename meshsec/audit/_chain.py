@@ -75,8 +75,9 @@ class ChainMac:
 def _key_bytes(key: AuditKey | None) -> bytes | None:
     if key is None:
         return None
+    # A bare str is refused: keys travel as bytes or wrapped in Secret.
     value = key.reveal() if isinstance(key, Secret) else key
-    if isinstance(value, str):
+    if isinstance(key, Secret) and isinstance(value, str):
         value = value.encode("utf-8")
     if not isinstance(value, bytes):
         raise AuditKeyError("an audit key must be bytes or a Secret holding str or bytes")
@@ -111,7 +112,7 @@ def parse_line(line: bytes) -> ParsedLine | None:
         return None
     try:
         data = json.loads(match.group(1) + b"}")
-    except ValueError:
+    except (ValueError, RecursionError):  # hostile nesting must not crash the verifier
         return None
     if not isinstance(data, dict):
         return None
@@ -191,7 +192,7 @@ def _checkpoint_body(content: bytes) -> tuple[int, bytes, str] | None:
     try:
         body = json.loads(content)
         lines, head, alg = body["lines"], bytes.fromhex(body["head"]), body["alg"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if type(lines) is not int or lines < 0 or len(head) != 32 or not isinstance(alg, str):
         return None

@@ -28,8 +28,10 @@ _NONE = "-"
 
 
 def strip_ansi(text: str) -> str:
-    """``text`` without ANSI escape sequences."""
-    return _ANSI_RE.sub("", text) if ("\x1b" in text or "\x9b" in text) else text
+    """``text`` without ANSI escape sequences, and without any stray ESC or CSI byte."""
+    if "\x1b" not in text and "\x9b" not in text:
+        return text
+    return _ANSI_RE.sub("", text).replace("\x1b", "").replace("\x9b", "")
 
 
 def _fields() -> tuple[str, str, str]:
