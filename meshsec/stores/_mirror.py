@@ -66,6 +66,7 @@ class RedisMirror:
         self._heartbeat = max_staleness / 4
         self._lock = threading.Lock()
         self._entries: dict[bytes, tuple[bytes, float]] = {}
+        self._written_during_resync: dict[bytes, tuple[bytes, float]] | None = None
         self._synced = False
         self._last_heard = 0.0
         self._last_resync = 0.0
@@ -110,8 +111,11 @@ class RedisMirror:
     def remember(self, key: str, value: bytes, ttl: float) -> None:
         """Record a write this process just made, so it is visible here at once."""
         name = self._store_prefix + key.encode("ascii")
+        entry = (value, time.monotonic() + ttl)
         with self._lock:
-            self._entries[name] = (value, time.monotonic() + ttl)
+            self._entries[name] = entry
+            if self._written_during_resync is not None:
+                self._written_during_resync[name] = entry
 
     def close(self) -> None:
         """Stop the background thread and drop the subscription."""
@@ -173,9 +177,18 @@ class RedisMirror:
 
     def _resync(self) -> None:
         found: dict[bytes, tuple[bytes, float]] = {}
-        pattern = _glob_escape(self._key_prefix) + b"*"
-        for batch in _batches(self._client.scan_iter(match=pattern, count=_SCAN_BATCH)):
-            found.update(self._read(batch))
+        with self._lock:
+            self._written_during_resync = {}
+        try:
+            pattern = _glob_escape(self._key_prefix) + b"*"
+            for batch in _batches(self._client.scan_iter(match=pattern, count=_SCAN_BATCH)):
+                found.update(self._read(batch))
+        finally:
+            with self._lock:
+                # A write this process made while SCAN ran may lie behind the
+                # cursor; keep it rather than hide it until its message arrives.
+                found.update(self._written_during_resync)
+                self._written_during_resync = None
         with self._lock:
             self._entries = found
         self._last_heard = self._last_resync = time.monotonic()
