@@ -187,10 +187,15 @@ class RefreshTokens:
         self._event("refresh.issue", family)
         return Secret(token), family
 
-    def rotate(self, refresh_token: Secret[str] | str) -> tuple[Secret[str], RefreshFamily]:
+    def rotate(
+        self, refresh_token: Secret[str] | str, *, client_id: str | None = None
+    ) -> tuple[Secret[str], RefreshFamily]:
         """Spend ``refresh_token`` and return its successor with the family.
 
-        Raises RefreshTokenInvalid (unknown or malformed), RefreshTokenExpired
+        Pass the authenticated ``client_id`` of the caller: a token issued to
+        another client is refused (RFC 6749 section 6) and left untouched.
+        Raises RefreshTokenInvalid (unknown, malformed or another client's),
+        RefreshTokenExpired
         (idle or absolute lifetime passed), RefreshTokenRevoked (family
         revoked), RefreshTokenReused (the token was already spent: the family
         is revoked now), StoreUnavailable on outage.
@@ -199,7 +204,7 @@ class RefreshTokens:
         family_id = self._family_id_of(digest)
         for _ in range(_MAX_ATTEMPTS):
             raw = self._store.get(_family_key(family_id))
-            record = self._usable(family_id, raw, digest)
+            record = self._usable(family_id, raw, digest, client_id)
             assert raw is not None
             token, new_digest = _new_token()
             now = self._clock()
@@ -247,7 +252,9 @@ class RefreshTokens:
                 return True
         raise StoreUnavailable("the refresh-token family kept changing; try again")
 
-    def _usable(self, family_id: str, raw: bytes | None, digest: str) -> _Record:
+    def _usable(
+        self, family_id: str, raw: bytes | None, digest: str, client_id: str | None
+    ) -> _Record:
         """Decode the family record and raise unless ``digest`` may rotate now."""
         if raw is None:
             raise self._fail(RefreshTokenInvalid("unknown refresh token"), family_id)
@@ -262,6 +269,13 @@ class RefreshTokens:
             self.revoke_family(family_id)
             raise self._fail(
                 RefreshTokenReused("a spent refresh token was presented again"),
+                family_id,
+                record.sub,
+            )
+        # After the reuse check: a spent token is theft whoever presents it.
+        if client_id is not None and record.cid != client_id:
+            raise self._fail(
+                RefreshTokenInvalid("the refresh token was issued to another client"),
                 family_id,
                 record.sub,
             )

@@ -379,3 +379,24 @@ def test_audit_events_never_hold_token_material(refresh: RefreshTokens) -> None:
         assert secret not in dumped
         assert secret.removeprefix("msr1_")[:12] not in dumped
         assert hashlib.sha256(secret.encode()).hexdigest() not in dumped
+
+
+def test_attack_token_presented_by_another_client_refused(refresh: RefreshTokens) -> None:
+    token, _ = refresh.issue("alice", client_id="web")
+    with pytest.raises(RefreshTokenInvalid) as info:
+        refresh.rotate(token, client_id="evil-app")
+    assert type(info.value) is RefreshTokenInvalid
+    # Nothing changed: the rightful client can still rotate.
+    _, family = refresh.rotate(token, client_id="web")
+    assert family.generation == 1
+
+
+def test_attack_spent_token_from_another_client_still_counts_as_reuse(
+    refresh: RefreshTokens,
+) -> None:
+    token, _ = refresh.issue("alice", client_id="web")
+    newer, _ = refresh.rotate(token, client_id="web")
+    with pytest.raises(RefreshTokenReused):
+        refresh.rotate(token, client_id="evil-app")
+    with pytest.raises(RefreshTokenRevoked):
+        refresh.rotate(newer, client_id="web")
