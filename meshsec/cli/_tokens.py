@@ -162,5 +162,5 @@ def _verify(args: argparse.Namespace) -> int:
     )
     claims = verifier.verify(_token_text(args.token), scopes=args.scope)
     print("VALID: signature, type, issuer, audience, lifetime and scopes checked")
-    print(json.dumps(dict(claims.raw), indent=2, ensure_ascii=True))
+    print(json.dumps(claims.to_dict(), indent=2, ensure_ascii=True))
     return 0

@@ -43,6 +43,10 @@ class Claims:
     actor: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The verified payload as a plain dict (lists, not tuples), e.g. for JSON."""
+        return dict(thaw(self.raw))
+
     @property
     def actor_chain(self) -> tuple[str, ...]:
         """Every actor from the current one back to the first (RFC 8693 §4.1)."""
@@ -85,10 +89,28 @@ def validate(
         token_id=_string(payload, "jti"),
         client_id=_optional_string(payload, "client_id"),
         actor=_actor(payload),
-        raw=MappingProxyType(payload),
+        raw=_frozen(payload),
     )
     _check_confirmation(payload)
     return claims, expires
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep view: cached claims are shared by every later cache hit."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain, JSON-serializable copy of a value from :attr:`Claims.raw`."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
 
 
 def _string(payload: Mapping[str, Any], name: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Final
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError
 from meshsec.tokens import _events, _jose
-from meshsec.tokens._claims import CNF_X5T
+from meshsec.tokens._claims import CNF_X5T, thaw
 from meshsec.tokens._errors import ScopeEscalation
 from meshsec.tokens._keys import SigningKey
 from meshsec.tokens._keyset import KeySet
@@ -142,7 +142,7 @@ class TokenIssuer:
         payload = self._payload(original.subject, audience, wanted, None, actor)
         act: dict[str, Any] = {"sub": actor}
         if "act" in original.raw:
-            act["act"] = original.raw["act"]
+            act["act"] = thaw(original.raw["act"])
         payload["act"] = act
         if bind_to is not None:
             payload["cnf"] = {CNF_X5T: certificate_thumbprint(bind_to)}

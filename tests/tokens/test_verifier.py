@@ -321,3 +321,15 @@ def test_repr_never_shows_keys_or_tokens(env: Env) -> None:
     text = repr(env.issuer) + repr(env.verifier) + repr(env.keys)
     private = key_for("EdDSA").to_jwk(private=True)["d"]
     assert private not in text
+
+
+def test_cached_claims_cannot_be_mutated(env: Env) -> None:
+    certificate, _ = make_certificate()
+    token = env.issuer.issue("web", AUDIENCE, bind_to=certificate, claims={"roles": ["a"]})
+    claims = env.verifier.verify(token, peer_certificate=certificate)
+    with pytest.raises(TypeError):
+        claims.raw["cnf"]["x5t#S256"] = "forged"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        claims.raw["sub"] = "admin"  # type: ignore[index]
+    assert claims.raw["roles"] == ("a",)
+    assert claims.to_dict()["roles"] == ["a"]
