@@ -120,10 +120,27 @@ class _Record:
     def decode(cls, raw: bytes) -> _Record:
         try:
             data = json.loads(raw)
-            data["scp"] = tuple(data["scp"])
-            return cls(**data)
-        except (ValueError, TypeError, KeyError):
-            raise StoreCorrupted("a refresh-token family record could not be decoded") from None
+            scopes = data["scp"]
+            data["scp"] = tuple(scopes) if isinstance(scopes, list) else None
+            record = cls(**data)
+        except (ValueError, TypeError, KeyError, RecursionError):
+            record = None
+        if record is None or not record.well_typed():
+            raise StoreCorrupted("a refresh-token family record could not be decoded")
+        return record
+
+    def well_typed(self) -> bool:
+        return (
+            isinstance(self.sub, str)
+            and (self.cid is None or isinstance(self.cid, str))
+            and isinstance(self.scp, tuple)
+            and all(isinstance(scope, str) for scope in self.scp)
+            and all(_is_number(v) for v in (self.iat, self.exp, self.last))
+            and isinstance(self.cur, str)
+            and isinstance(self.gen, int)
+            and not isinstance(self.gen, bool)
+            and isinstance(self.rev, bool)
+        )
 
 
 class RefreshTokens:
@@ -195,10 +212,10 @@ class RefreshTokens:
         Pass the authenticated ``client_id`` of the caller: a token issued to
         another client is refused (RFC 6749 section 6) and left untouched.
         Raises RefreshTokenInvalid (unknown, malformed or another client's),
-        RefreshTokenExpired
-        (idle or absolute lifetime passed), RefreshTokenRevoked (family
-        revoked), RefreshTokenReused (the token was already spent: the family
-        is revoked now), StoreUnavailable on outage.
+        RefreshTokenExpired (idle or absolute lifetime passed),
+        RefreshTokenRevoked (family revoked), RefreshTokenReused (the token
+        was already spent: the family is revoked now), StoreUnavailable on
+        outage.
         """
         digest = self._digest_of(refresh_token)
         family_id = self._family_id_of(digest)
@@ -341,6 +358,10 @@ class RefreshTokens:
             clock=self._clock,
         )
         return error
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _new_token() -> tuple[str, str]:

@@ -322,11 +322,31 @@ def test_bad_lifetimes_rejected(idle: object, absolute: object) -> None:
         RefreshTokens(idle_ttl=idle, absolute_ttl=absolute)  # type: ignore[arg-type]
 
 
-def test_corrupted_family_record_fails_closed(clock: FrozenClock) -> None:
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        lambda r: b"{not json",
+        lambda r: b"[]",
+        lambda r: b"[" * 100_000,
+        lambda r: b"\xff\xfe",
+        lambda r: r.replace(b'"gen":0', b'"gen":"0"'),
+        lambda r: r.replace(b'"rev":false', b'"rev":0'),
+        lambda r: r.replace(b'"scp":[]', b'"scp":[1]'),
+        lambda r: r.replace(b'"scp":[]', b'"scp":"ab"'),
+        lambda r: r.replace(b'"gen":0', b'"gen":0,"extra":1'),
+        lambda r: r.replace(b'"exp":', b'"exp":"soon","x":'),
+    ],
+)
+def test_corrupted_family_record_fails_closed(clock: FrozenClock, mutation: object) -> None:
     memory = MemoryStore(clock=clock)
     refresh = RefreshTokens(memory, clock=clock)
     token, family = refresh.issue("alice")
-    memory.set("rt:f:" + family.family_id, b"{not json", ttl=60)
+    key = "rt:f:" + family.family_id
+    record = memory.get(key)
+    assert record is not None
+    corrupted = mutation(record)  # type: ignore[operator]
+    assert corrupted != record
+    memory.set(key, corrupted, ttl=60)
     with pytest.raises(StoreCorrupted):
         refresh.rotate(token)
 
