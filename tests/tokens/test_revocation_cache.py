@@ -68,7 +68,8 @@ def test_checks_are_answered_from_memory(redis_server: RedisServer, cached: Revo
     for _ in range(50):
         assert cached.is_revoked("jti-1")
         assert not cached.is_revoked("jti-2")
-    assert _get_calls(redis_server) == before
+    # 100 checks, at most one GET: the mirror reading back a late announcement.
+    assert _get_calls(redis_server) - before <= 1
 
 
 def test_own_revocation_is_visible_at_once(cached: RevocationList) -> None:
