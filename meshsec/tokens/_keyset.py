@@ -17,6 +17,8 @@ __all__ = ["KeySet"]
 class KeySet:
     """Keys by ``kid``; one of them, the primary, signs.
 
+    The primary is ``primary`` (a kid) or else the first key that can sign.
+
     Rotation with overlap: :meth:`rotate` adds a new key and makes it the
     primary while the older keys keep verifying until :meth:`retire` removes
     them. Thread-safe: readers see one consistent snapshot. ``version``
@@ -34,7 +36,7 @@ class KeySet:
         if primary is not None and primary not in collected:
             raise ConfigError("the primary kid is not in the key set")
         if primary is None:
-            primary = next((k.kid for k in reversed(collected.values()) if k.can_sign), None)
+            primary = next((k.kid for k in collected.values() if k.can_sign), None)
         self._lock = threading.Lock()
         self._keys: Mapping[str, SigningKey] = collected
         self._primary = primary
@@ -126,6 +128,21 @@ class KeySet:
         self._insert(key, primary=True)
         _key_event("key.rotated", key)
         return key
+
+    def promote(self, kid: str) -> None:
+        """Make the key ``kid`` (already in the set, able to sign) the primary.
+
+        For rotation with pre-publication: :meth:`add` the next key, let the
+        published JWKS reach every verifier (longer than their cache max-age),
+        then promote it, so no verifier ever sees an unknown kid.
+        """
+        with self._lock:
+            key = self._keys.get(kid)
+            if key is None or not key.can_sign:
+                raise ConfigError("only a key in the set that can sign can be promoted")
+            self._primary = kid
+            self._version += 1
+        _key_event("key.promoted", key)
 
     def retire(self, kid: str) -> None:
         """Stop trusting ``kid``. The primary cannot be retired: rotate first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import pickle
 
@@ -233,3 +234,108 @@ def test_from_jwks_arbitrary_input_raises_only_invalid_key(data: bytes | str) ->
 def test_from_jwk_arbitrary_members_raise_only_invalid_key(jwk: dict) -> None:
     with contextlib.suppress(InvalidKey):
         SigningKey.from_jwk(jwk)
+
+
+def test_keyset_primary_defaults_to_first_signing_key() -> None:
+    b = key_for("EdDSA")
+    assert KeySet([key_for("ES256").public(), b]).primary is b
+    assert KeySet([b, key_for("ES384")]).primary is b
+    assert KeySet([key_for("ES384"), b], primary=b.kid).primary is b
+    with pytest.raises(ConfigError):
+        KeySet([b], primary="nope")
+    with pytest.raises(ConfigError):
+        KeySet([b, b])
+    with pytest.raises(ConfigError):
+        KeySet(["not a key"])  # type: ignore[list-item]
+    with pytest.raises(ConfigError):
+        _ = KeySet([b.public()]).primary
+
+
+def test_keyset_prepublication_then_promote() -> None:
+    keys = KeySet([SigningKey.generate()])
+    upcoming = SigningKey.generate()
+    keys.add(upcoming)
+    assert keys.primary is not upcoming
+    assert upcoming.kid in {jwk["kid"] for jwk in keys.to_jwks()["keys"]}
+    keys.promote(upcoming.kid)
+    assert keys.primary is upcoming
+    with pytest.raises(ConfigError):
+        keys.promote("unknown")
+    with pytest.raises(ConfigError):
+        keys.add(upcoming)
+    verify_only = key_for("ES256").public()
+    keys.add(verify_only)
+    with pytest.raises(ConfigError):
+        keys.promote(verify_only.kid)
+    with pytest.raises(ConfigError):
+        keys.add(key_for("ES384").public(), primary=True)
+    with pytest.raises(ConfigError):
+        keys.retire("unknown")
+
+
+def test_invalid_curve_point_jwk_rejected() -> None:
+    # An EC public key off the curve enables invalid-curve attacks; refused on import.
+    jwk = key_for("ES256").to_jwk()
+    x = bytearray(base64.urlsafe_b64decode(jwk["x"] + "=="))
+    x[-1] ^= 0x01
+    bad = {**jwk, "x": base64.urlsafe_b64encode(bytes(x)).rstrip(b"=").decode()}
+    bad.pop("kid")
+    with pytest.raises(InvalidKey):
+        SigningKey.from_jwk(bad)
+
+
+def test_symmetric_jwk_round_trip_and_secret_wrapper() -> None:
+    key = SigningKey.symmetric(Secret(b"q" * 40))
+    again = SigningKey.from_jwk(key.to_jwk(private=True))
+    assert again.kid == key.kid
+    assert again.verify(b"m", key.sign(b"m"))
+    with pytest.raises(InvalidKey):
+        SigningKey.symmetric(b"q" * 40, alg="HS512")
+    with pytest.raises(InvalidKey):
+        key.public()
+    with pytest.raises(InvalidKey):
+        key.public_pem()
+    with pytest.raises(InvalidKey):
+        key.to_pem(passphrase="x")
+
+
+def test_public_key_cannot_export_private_material() -> None:
+    public = key_for("EdDSA").public()
+    with pytest.raises(InvalidKey):
+        public.to_jwk(private=True)
+    with pytest.raises(InvalidKey):
+        public.to_pem(passphrase="x")
+
+
+@pytest.mark.parametrize("kid", ["", 5])
+def test_jwk_kid_must_be_a_non_empty_string(kid: object) -> None:
+    with pytest.raises(InvalidKey):
+        SigningKey.from_jwk({**key_for("EdDSA").to_jwk(), "kid": kid})
+
+
+def test_jwk_text_and_foreign_kid_kept() -> None:
+    import json
+
+    jwk = {**key_for("ES256").to_jwk(), "kid": "issuer-2024-01"}
+    assert SigningKey.from_jwk(json.dumps(jwk)).kid == "issuer-2024-01"
+    with pytest.raises(InvalidKey):
+        SigningKey.from_jwk(42)  # type: ignore[arg-type]
+
+
+def test_pem_garbage_and_unsupported_keys_rejected() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    with pytest.raises(InvalidKey):
+        SigningKey.from_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    p521 = (
+        ec.generate_private_key(ec.SECP521R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(InvalidKey):
+        SigningKey.from_pem(p521)
+    with pytest.raises(InvalidKey):
+        SigningKey.from_pem(key_for("EdDSA").public_pem(), alg="HS256")
+    with pytest.raises(InvalidKey):
+        SigningKey.from_pem(key_for("EdDSA").public_pem(), alg="ES256")
