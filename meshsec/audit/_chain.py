@@ -86,14 +86,15 @@ def _key_bytes(key: AuditKey | None) -> bytes | None:
     return value
 
 
-def encode_line(event_json: str, *, seq: int, prev: bytes, chain: ChainMac) -> bytes:
-    """One chained line (with its newline); its MAC is ``line[-67:-3]`` as hex.
+def encode_line(event_json: str, *, seq: int, prev: bytes, chain: ChainMac) -> tuple[bytes, bytes]:
+    """One chained line (with its newline) and its MAC.
 
     ``event_json`` is a pure-ASCII JSON object (``SecurityEvent.to_json()``).
     """
     content = f'{event_json[:-1]},"seq":{seq},"alg":"{chain.alg}","prev":"{prev.hex()}"}}'
     raw = content.encode("ascii")
-    return b'%s,"mac":"%s"}\n' % (raw[:-1], chain.line(prev, raw).hex().encode("ascii"))
+    mac = chain.line(prev, raw)
+    return b'%s,"mac":"%s"}\n' % (raw[:-1], mac.hex().encode("ascii")), mac
 
 
 @attrs.frozen(kw_only=True)

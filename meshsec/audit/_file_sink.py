@@ -90,7 +90,7 @@ class JsonlFileSink:
         if os.getpid() != self._pid:
             # Parent and child would interleave two chains in one file.
             raise AuditFileError("an audit file sink cannot be used after fork(); open a new one")
-        line = encode_line(data, seq=self._lines + 1, prev=self._head, chain=self._chain)
+        line, mac = encode_line(data, seq=self._lines + 1, prev=self._head, chain=self._chain)
         try:
             self._file.write(line)
             if self._fsync:
@@ -98,7 +98,7 @@ class JsonlFileSink:
         except OSError as exc:
             raise AuditFileError(f"cannot append to the audit file: {exc.strerror}") from None
         self._lines += 1
-        self._head = bytes.fromhex(line[-67:-3].decode("ascii"))
+        self._head = mac
         self._since_checkpoint += 1
         if self._since_checkpoint >= self._every:
             self._checkpoint()

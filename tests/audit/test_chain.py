@@ -60,7 +60,7 @@ def test_edited_field_detected_at_its_line(chain10):
 
 def test_inserted_forged_line_detected(chain10):
     lines = read_lines(chain10)
-    forged = encode_line(
+    forged, _ = encode_line(
         login(666).to_json(),
         seq=5,
         prev=bytes.fromhex(json.loads(lines[3])["mac"]),
@@ -141,8 +141,7 @@ def test_chain_rebuilt_without_the_key_detected(chain10):
             data = json.loads(raw)
             data["meshsec"]["actor"] = "nobody"
             ev = SecurityEvent.from_dict(data)
-            line = encode_line(ev.to_json(), seq=number, prev=prev, chain=forger)
-            prev = bytes.fromhex(json.loads(line)["mac"])
+            line, prev = encode_line(ev.to_json(), seq=number, prev=prev, chain=forger)
             rebuilt.append(line)
         write_lines(chain10, rebuilt)
         write_checkpoint(chain10, lines=len(rebuilt), head=prev, chain=forger)
@@ -194,8 +193,8 @@ def test_unkeyed_chain_catches_accidents_only(tmp_path):
     rebuilt, prev = [], bytes(32)
     for number, raw in enumerate(lines, start=1):
         ev = SecurityEvent.from_dict(json.loads(raw))
-        rebuilt.append(encode_line(ev.to_json(), seq=number, prev=prev, chain=ChainMac(None)))
-        prev = bytes.fromhex(json.loads(rebuilt[-1])["mac"])
+        line, prev = encode_line(ev.to_json(), seq=number, prev=prev, chain=ChainMac(None))
+        rebuilt.append(line)
     write_lines(path, rebuilt)
     write_checkpoint(path, lines=5, head=prev, chain=ChainMac(None))
     assert report(path, key=None).ok

@@ -50,11 +50,16 @@ def make(**changes) -> SecurityEvent:
         "credentials",
         "private_jwk",
         "x.passphrase",
+        "pass\nword",
+        "to\x00ken",
+        "SeCrEt",
+        "pass-word",
+        "x_Api.Key",
     ],
 )
 def test_secret_looking_attribute_keys_redacted(name):
     ev = make(attributes={name: "s3cr3t-value"})
-    assert ev.attributes == {name: REDACTED}
+    assert list(ev.attributes.values()) == [REDACTED]
     assert "s3cr3t" not in ev.to_json()
 
 
@@ -82,6 +87,28 @@ def test_jwt_and_pem_private_key_values_redacted_everywhere(value):
     assert ev.attributes["detail"] == REDACTED
     assert "eyJ" not in ev.to_json()
     assert "PRIVATE KEY" not in ev.to_json()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Bearer 2YotnFZFEjr1zCsicMWpAA",
+        "authorization: Basic dXNlcjpwYXNzd29yZA==",
+        "https://admin:hunter2@db.internal:5432/orders",
+        "redis://:hunter2@127.0.0.1:6379/0",
+    ],
+)
+def test_http_credentials_and_url_passwords_redacted(value):
+    assert make(target=value, attributes={"detail": value}).target == REDACTED
+    assert make(attributes={"detail": value}).attributes["detail"] == REDACTED
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["basic auth failed", "Bearer token missing", "https://db.internal/orders", "user@example.org"],
+)
+def test_harmless_text_kept(value):
+    assert make(target=value).target == value
 
 
 def test_public_pem_is_not_redacted():
