@@ -79,7 +79,7 @@ class JWKSClient:
         self._stale_until = float("-inf")
         self._last_attempt = float("-inf")
         self._version = 0
-        self.fetches = 0  # how many HTTP requests were made (observability, tests)
+        self._fetches = 0
         if unsafe_allow_http and urlsplit(url).scheme == "http":
             _events.record(
                 "CONFIGURATION",
@@ -93,6 +93,11 @@ class JWKSClient:
     @property
     def url(self) -> str:
         return self._url
+
+    @property
+    def fetches(self) -> int:
+        """How many HTTP requests this client has made (for monitoring)."""
+        return self._fetches
 
     @property
     def version(self) -> int:
@@ -201,7 +206,7 @@ class JWKSClient:
 
     def _download(self) -> tuple[bytes, float | None]:
         deadline = time.monotonic() + self._timeout
-        self.fetches += 1
+        self._fetches += 1
         try:
             with self._session.get(
                 self._url,

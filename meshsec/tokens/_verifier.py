@@ -83,7 +83,7 @@ class TokenVerifier:
             raise ConfigError("leeway must be between 0 and 5 minutes")
         if max_token_bytes < 64 or cache_size < 0:
             raise ConfigError("max_token_bytes must be >= 64 and cache_size >= 0")
-        if not callable(getattr(keys, "get", None)):
+        if not (callable(getattr(keys, "get", None)) and hasattr(keys, "version")):
             raise ConfigError("keys is a KeySet or a JWKSClient")
         self._issuer = issuer
         self._audience = audience

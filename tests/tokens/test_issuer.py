@@ -16,6 +16,7 @@ from meshsec.tokens import (
     ScopeEscalation,
     TokenIssuer,
     TokenVerifier,
+    UnknownKey,
     WrongAudience,
 )
 
@@ -171,3 +172,20 @@ def test_exchange_of_a_revoked_token_rejected(env: Env) -> None:
     env.revocations.revoke(_parts(original)[1]["jti"], env.clock() + 600)
     with pytest.raises(TokenRevoked):
         env.issuer.exchange(original, audience=BILLING, scopes=[], actor=ORDERS)
+
+
+def test_hs256_round_trip_with_a_shared_secret(env: Env) -> None:
+    from meshsec.tokens import SigningKey
+
+    keys = KeySet([SigningKey.symmetric(b"\x01" * 32)])
+    token = TokenIssuer(issuer=ISSUER, keys=keys, clock=env.clock).issue(WEB, ORDERS)
+    verifier = TokenVerifier(issuer=ISSUER, audience=ORDERS, keys=keys, clock=env.clock)
+    assert verifier.verify(token).subject == WEB
+    other = KeySet([SigningKey.symmetric(b"\x02" * 32)])
+    with pytest.raises(UnknownKey):
+        TokenVerifier(issuer=ISSUER, audience=ORDERS, keys=other, clock=env.clock).verify(token)
+
+
+def test_verifier_refuses_a_plain_mapping_as_keys(env: Env) -> None:
+    with pytest.raises(ConfigError):
+        TokenVerifier(issuer=ISSUER, audience=ORDERS, keys={"kid": key_for("EdDSA")})  # type: ignore[arg-type]
