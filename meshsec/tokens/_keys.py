@@ -347,6 +347,12 @@ def _choose_alg(data: Mapping[str, Any], alg: str | None) -> str:
     use = data.get("use", "sig")
     if use != "sig":
         raise InvalidKey("the JWK is not a signature key (use is not 'sig')")
+    ops = data.get("key_ops")
+    if ops is not None and (
+        not isinstance(ops, list) or not {"sign", "verify"} & set(map(str, ops))
+    ):
+        # RFC 7517 §4.3: key_ops restricts what the key may be used for.
+        raise InvalidKey("the JWK's key_ops do not allow signing or verifying")
     declared = data.get("alg")
     if alg is not None and declared is not None and alg != declared:
         raise InvalidKey("the JWK alg differs from the requested algorithm")

@@ -141,6 +141,11 @@ def test_rsa_jwk_without_alg_refused() -> None:
 def test_encryption_jwk_refused() -> None:
     with pytest.raises(InvalidKey):
         SigningKey.from_jwk({**key_for("ES256").to_jwk(), "use": "enc"})
+    with pytest.raises(InvalidKey):
+        SigningKey.from_jwk({**key_for("ES256").to_jwk(), "key_ops": ["encrypt"]})
+    with pytest.raises(InvalidKey):
+        SigningKey.from_jwk({**key_for("ES256").to_jwk(), "key_ops": "verify"})
+    assert SigningKey.from_jwk({**key_for("ES256").to_jwk(), "key_ops": ["verify"]}).alg == "ES256"
 
 
 def test_kid_is_rfc7638_thumbprint() -> None:
