@@ -126,13 +126,20 @@ class JWKSClient:
         keys, now = self._keys, self._clock()
         if keys is not None and now < self._fresh_until:
             return keys
-        with self._lock:
+        # With a usable stale set, never queue behind a refresh in progress.
+        stale = keys if keys is not None and now < self._stale_until else None
+        if not self._lock.acquire(blocking=stale is None):
+            assert stale is not None  # a blocking acquire always succeeds
+            return stale
+        try:
             now = self._clock()
             if self._keys is not None and now < self._fresh_until:
                 return self._keys
             if now - self._last_attempt >= self._min_interval:
                 self._refresh_locked()
             return self._usable(self._clock())
+        finally:
+            self._lock.release()
 
     def refresh(self) -> KeySet:
         """Fetch now (ignoring freshness and the refetch interval)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -309,3 +310,22 @@ def test_owned_session_closed(
     with JWKSClient(server.url, unsafe_allow_http=True, clock=clock) as client:
         assert len(client.key_set()) == 1
     assert "jwks.json" in repr(client)
+
+
+def test_refresh_in_progress_does_not_block_when_stale_keys_exist(
+    server: JWKSServer, session: requests.Session, clock: FrozenClock
+) -> None:
+    server.headers["Cache-Control"] = "max-age=60"
+    client = _client(server, session, clock)
+    kid = key_for("EdDSA").kid
+    assert client.get(kid) is not None
+    clock.advance(61)
+    server.trickle = 0.01  # the next fetch is slow (about 1.5 s)
+    fetching = threading.Thread(target=client.key_set)
+    fetching.start()
+    while server.requests < 2:
+        time.sleep(0.005)
+    started = time.monotonic()
+    assert client.get(kid) is not None  # served from the stale set, not queued
+    assert time.monotonic() - started < 0.5
+    fetching.join()
