@@ -132,7 +132,7 @@ def run() -> None:
     print("other audience      ->", call(issuer.issue(WEB, "spiffe://example.org/billing")))
     print(
         "tampered signature  ->",
-        call(good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBA")),
+        call(tampered(good)),
     )
 
     auth_keys.rotate()  # new primary; the old key still verifies until retired
@@ -156,6 +156,12 @@ def run() -> None:
         server.shutdown()
         server.server_close()
     session.close()
+
+
+def tampered(token: str) -> str:
+    """The token with one signature character changed."""
+    head, _, signature = token.rpartition(".")
+    return f"{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
 
 
 def make_certificate(name: str) -> x509.Certificate:
