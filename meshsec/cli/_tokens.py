@@ -107,7 +107,7 @@ def _load(path: Path, args: argparse.Namespace) -> SigningKey:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    passphrase = _passphrase(args) if b"PRIVATE KEY" in data else None
+    passphrase = _passphrase(args) if b"ENCRYPTED PRIVATE KEY" in data else None
     return SigningKey.from_pem(data, passphrase=passphrase, alg=args.alg)
 
 
