@@ -26,6 +26,7 @@ from meshsec.audit._emitter import (
     emit,
     enabled,
     record,
+    record_correlation_rejections,
 )
 from meshsec.audit._errors import (
     AuditChainError,
@@ -62,5 +63,6 @@ __all__ = [
     "emit",
     "enabled",
     "record",
+    "record_correlation_rejections",
     "verify_chain",
 ]

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from meshsec.audit._event import Category, Outcome, SecurityEvent
 from meshsec.clock import Clock, system_clock, to_datetime
+from meshsec.correlation import CorrelationContext, peek
 
 _log = logging.getLogger("meshsec.audit")
 
@@ -95,6 +96,30 @@ def record(
         attributes=attributes,
     )
     _deliver(sinks, event)
+
+
+def record_correlation_rejections(
+    context: CorrelationContext | None = None, *, clock: Clock = system_clock
+) -> None:
+    """Emit one event when a request's correlation headers were not accepted as sent.
+
+    ``meshsec.correlation`` sits below audit, so it only records why it
+    replaced a correlation ID, restarted a trace or dropped baggage (on
+    ``CorrelationContext.rejected``); whoever extracted the headers calls this
+    once per request. Only the reason codes go into the event, never the
+    hostile values themselves.
+    """
+    ctx = context if context is not None else peek()
+    if ctx is None or not ctx.rejected or not _sinks:
+        return
+    record(
+        Category.AUTHENTICATION,
+        "correlation.input_rejected",
+        Outcome.FAILURE,
+        reason=ctx.rejected[0],
+        attributes={"reasons": " ".join(ctx.rejected)},
+        clock=clock,
+    )
 
 
 def _deliver(sinks: tuple[Sink, ...], event: SecurityEvent) -> None:

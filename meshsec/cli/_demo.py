@@ -117,6 +117,7 @@ def _report(
         print(
             f"  {event.category.value}/{event.action} {event.outcome.value} "
             f"actor={event.actor} correlation_id={event.correlation_id}"
+            + (f" reason={event.reason}" if event.reason else "")
         )
     first = [r for r in records if r["correlation_id"] == correlation_id]
     services = {r["logger"] for r in first}

@@ -70,6 +70,7 @@ class Service:
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None
                 with correlation.scope(headers):
+                    audit.record_correlation_rejections()
                     status, payload = service.dispatch(
                         Request(self.command, self.path, headers, body)
                     )

@@ -170,3 +170,28 @@ def test_otel_sink_is_a_no_op_outside_a_span():
     audit.configure(OTelSink())
     contextvars.copy_context().run(audit.record, "key", "load", "success")
     assert audit.dropped_count(audit.configure()[0]) == 0
+
+
+def test_hostile_correlation_input_becomes_one_event_with_reason_codes_only():
+    from meshsec import correlation
+
+    hostile = {"X-Correlation-ID": "evil\r\nSet-Cookie: a=b", "traceparent": "ff-00-00-00"}
+    with audit.capture() as events, correlation.scope(hostile):
+        audit.record_correlation_rejections()
+    assert len(events) == 1
+    event = events[0]
+    assert event.action == "correlation.input_rejected"
+    assert event.outcome == audit.Outcome.FAILURE
+    assert event.reason == "correlation.invalid_id"
+    assert "correlation.invalid_traceparent" in str(event.attributes["reasons"])
+    assert "Set-Cookie" not in event.to_json()
+    assert event.correlation_id is not None
+    assert "evil" not in event.correlation_id
+
+
+def test_clean_correlation_input_emits_nothing():
+    from meshsec import correlation
+
+    with audit.capture() as events, correlation.scope({"X-Correlation-ID": "fine-id"}):
+        audit.record_correlation_rejections()
+    assert events == []
