@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "meshsec.cli._demo",
     "meshsec.cli._audit",
     "meshsec.cli._fields",
+    "meshsec.cli._tokens",
 )
 
 
