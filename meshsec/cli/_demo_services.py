@@ -23,7 +23,9 @@ import requests
 
 from meshsec import audit, correlation
 from meshsec.context import SecurityContext, run_as
+from meshsec.errors import TokenError
 from meshsec.fields import DlpLogFilter, FieldProtector, Keyring, LocalKeyProvider
+from meshsec.tokens import JWKSClient, KeySet, TokenIssuer, TokenVerifier
 
 Handler = Callable[["Request"], tuple[int, dict[str, Any]]]
 
@@ -80,6 +82,9 @@ class Service:
         service = self
 
         class _Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 headers = dict(self.headers.items())
                 length = int(self.headers.get("Content-Length") or 0)
@@ -129,10 +134,18 @@ def http_session() -> requests.Session:
     return session
 
 
-def call(session: requests.Session, url: str, body: dict[str, Any]) -> requests.Response:
-    """POST ``body`` to ``url`` carrying the current correlation headers."""
+def call(
+    session: requests.Session, url: str, body: dict[str, Any], *, token: str | None = None
+) -> requests.Response:
+    """POST ``body`` to ``url`` carrying the current correlation headers (and a bearer token)."""
     headers = correlation.inject({}, destination=url)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     return session.post(url, json=body, headers=headers, timeout=10)
+
+
+def bearer(request: Request) -> str:
+    return request.headers.get("Authorization", "").removeprefix("Bearer ")
 
 
 @contextmanager
@@ -153,27 +166,78 @@ def shared_protector() -> FieldProtector:
     return FieldProtector(CARD_SCHEMA, keyring=Keyring.from_wrapped(wrapped, kek))
 
 
-def build_services(session: requests.Session, wire: Wire) -> tuple[Service, Service]:
-    """orders -> payments: orders protects and forwards a charge, payments reveals it."""
+WEB = "spiffe://demo.example/web"
+ORDERS = "spiffe://demo.example/orders"
+PAYMENTS = "spiffe://demo.example/payments"
+AUTH = "spiffe://demo.example/auth"
+
+
+@attrs.frozen(kw_only=True)
+class Mesh:
+    """The demo's services and the token issuer the client gets its token from."""
+
+    auth: Service
+    orders: Service
+    payments: Service
+    issuer: TokenIssuer
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return (self.auth, self.orders, self.payments)
+
+
+def unauthorized(error: TokenError) -> tuple[int, dict[str, Any]]:
+    # The precise reason went to the audit trail; the caller learns only the class.
+    del error
+    return 401, {"error": "invalid_token"}
+
+
+def build_services(session: requests.Session, wire: Wire) -> Mesh:
+    """auth issues tokens; orders protects and forwards a charge; payments reveals it."""
     protector = shared_protector()
+    keys = KeySet.generate("EdDSA")
+    issuer = TokenIssuer(issuer=AUTH, keys=keys)
+
+    def jwks(_: Request) -> tuple[int, dict[str, Any]]:
+        return 200, keys.to_jwks()
+
+    auth = Service("auth", jwks)
+    # payments knows only auth's JWKS URL; plain HTTP on loopback is an audited opt-in.
+    remote_keys = JWKSClient(
+        auth.url + "/.well-known/jwks.json", session=session, unsafe_allow_http=True
+    )
+    payments_verifier = TokenVerifier(issuer=AUTH, audience=PAYMENTS, keys=remote_keys)
+    orders_verifier = TokenVerifier(issuer=AUTH, audience=ORDERS, keys=keys)
 
     def payments(request: Request) -> tuple[int, dict[str, Any]]:
+        try:
+            claims = payments_verifier.verify(bearer(request), scopes=["payments:charge"])
+        except TokenError as error:
+            return unauthorized(error)
         charge = request.body or {}
         context = {"order_id": charge.get("order_id")}
-        caller = SecurityContext(principal="orders", scopes={"payments:charge"})
+        caller = SecurityContext(
+            principal=claims.subject,
+            claims=claims.raw,
+            scopes=claims.scopes,
+            obligations={"actor": claims.actor},
+        )
         with run_as(caller):
             clear = protector.reveal(charge, context=context, clearance="restricted")
         card = str(clear.get("card", {}).get("number", ""))
-        wire.payments_saw.append(f"card ending {card[-4:]} for {clear.get('amount')}")
+        wire.payments_saw.append(
+            f"card ending {card[-4:]} for {clear.get('amount')}, "
+            f"subject {claims.subject} via actor {claims.actor}"
+        )
         # The card reaches the log only through the DLP filter.
         payments_service.log.info("charging card %s", card)
         audit.record(
             audit.Category.AUTHORIZATION,
             "payments:charge",
             audit.Outcome.SUCCESS,
-            actor="orders",
+            actor=claims.actor,
             target=request.path,
-            attributes={"amount": clear.get("amount")},
+            attributes={"amount": clear.get("amount"), "subject": claims.subject},
         )
         return 200, {"charged": clear.get("amount"), "correlation_id": correlation.current_id()}
 
@@ -181,6 +245,11 @@ def build_services(session: requests.Session, wire: Wire) -> tuple[Service, Serv
     payments_service.log.addFilter(DlpLogFilter())
 
     def orders(request: Request) -> tuple[int, dict[str, Any]]:
+        token = bearer(request)
+        try:
+            claims = orders_verifier.verify(token, scopes=["orders:create"])
+        except TokenError as error:
+            return unauthorized(error)
         order = dict(request.body or {})
         order["order_id"] = correlation.current_id()
         context = {"order_id": order["order_id"]}
@@ -188,14 +257,18 @@ def build_services(session: requests.Session, wire: Wire) -> tuple[Service, Serv
             audit.Category.AUTHORIZATION,
             "orders:create",
             audit.Outcome.SUCCESS,
-            actor="client",
+            actor=claims.subject,
             target=request.path,
         )
         protected = protector.protect(order, context=context)
         wire.orders_to_payments.append(protected)
-        reply = call(session, payments_service.url + "/charge", protected)
-        with run_as(SecurityContext(principal="client")):
+        # RFC 8693: orders acts for the client towards payments, with narrower scopes.
+        onward = issuer.exchange(token, audience=PAYMENTS, scopes=["payments:charge"], actor=ORDERS)
+        reply = call(session, payments_service.url + "/charge", protected, token=onward)
+        with run_as(SecurityContext(principal=claims.subject)):
             receipt = protector.reveal(protected, context=context, clearance="internal")
         return reply.status_code, {"receipt": receipt, "payment": reply.json()}
 
-    return Service("orders", orders), payments_service
+    return Mesh(
+        auth=auth, orders=Service("orders", orders), payments=payments_service, issuer=issuer
+    )
