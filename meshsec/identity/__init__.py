@@ -7,6 +7,7 @@ Istio and Linkerd workloads do.
 
 from meshsec.identity._bundle import TrustBundle
 from meshsec.identity._ca import CertificateAuthority
+from meshsec.identity._ca_source import CaIdentitySource
 from meshsec.identity._errors import (
     CertificateExpired,
     CertificateNotYetValid,
@@ -20,15 +21,18 @@ from meshsec.identity._errors import (
     UnsupportedKeyType,
     UntrustedCertificate,
 )
+from meshsec.identity._file_source import FileIdentitySource
 from meshsec.identity._keys import KeyType
 from meshsec.identity._source import IdentitySource, StaticIdentitySource
 from meshsec.identity._spiffe import SpiffeId
 from meshsec.identity._workload import WorkloadIdentity
 
 __all__ = [
+    "CaIdentitySource",
     "CertificateAuthority",
     "CertificateExpired",
     "CertificateNotYetValid",
+    "FileIdentitySource",
     "IdentityFileError",
     "IdentitySource",
     "InvalidCertificate",
