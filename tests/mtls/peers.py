@@ -84,6 +84,7 @@ class EchoServer:
         self.errors: list[BaseException] = []
         self.peers: list[SpiffeId] = []
         self.resumed: list[bool] = []
+        self.received: list[bytes] = []
         self._stop = threading.Event()
         self._workers: list[threading.Thread] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -117,6 +118,7 @@ class EchoServer:
                 self.peers.append(sid)
                 self.resumed.append(tls.session_reused)
                 line = tls.recv(1024)
+                self.received.append(line)
                 tls.sendall(b"echo:" + str(sid).encode() + b":" + line)
         except (MeshsecError, OSError) as exc:
             self.errors.append(exc)

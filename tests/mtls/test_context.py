@@ -1,0 +1,171 @@
+"""How the contexts are configured, how the key gets in, and what cannot be weakened."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import stat
+import tempfile
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from meshsec.errors import ConfigError
+from meshsec.mtls import (
+    HandshakeFailed,
+    PeerNotAuthorized,
+    allow_id,
+    client_context,
+    peer_id,
+    server_context,
+)
+from meshsec.mtls._keyload import load_identity
+from tests.mtls.conftest import CLIENT, SERVER
+from tests.mtls.peers import EchoServer, meshsec_exchange
+
+
+@pytest.fixture(params=["server", "client"])
+def ctx(request, server_source, client_source) -> ssl.SSLContext:
+    if request.param == "server":
+        return server_context(server_source)
+    return client_context(client_source, expect=allow_id(SERVER))
+
+
+def test_only_ecdhe_aead_suites_are_enabled(ctx):
+    suites = ctx.get_ciphers()
+    assert suites
+    for suite in suites:
+        assert suite["aead"], suite["name"]
+        if suite["protocol"] == "TLSv1.2":
+            assert suite["kea"] == "kx-ecdhe", suite["name"]
+
+
+def test_protocol_floor_compression_renegotiation_and_verification(ctx):
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert ctx.options & ssl.OP_NO_COMPRESSION
+    assert ctx.options & ssl.OP_NO_RENEGOTIATION
+    assert ctx.verify_mode == ssl.CERT_REQUIRED
+    assert ctx.check_hostname is False  # the SPIFFE ID is checked instead
+
+
+def test_trust_is_the_bundle_only_never_the_system_store(ctx, ca):
+    loaded = ctx.get_ca_certs(binary_form=True)
+    assert sorted(loaded) == sorted(c.public_bytes(Encoding.DER) for c in ca.bundle)
+
+
+def test_min_version_tls13(server_source):
+    assert server_context(server_source, min_version=ssl.TLSVersion.TLSv1_3).minimum_version == (
+        ssl.TLSVersion.TLSv1_3
+    )
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1, "TLSv1_2"])
+def test_weak_or_bogus_min_version_is_a_config_error(server_source, version):
+    with pytest.raises(ConfigError):
+        server_context(server_source, min_version=version)
+
+
+def test_client_needs_an_expectation(client_source):
+    with pytest.raises(TypeError):
+        client_context(client_source)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError):
+        client_context(client_source, expect="spiffe://example.org/x")  # type: ignore[arg-type]
+
+
+class _SpyContext:
+    """Stands in for SSLContext.load_cert_chain to look at the files while they exist."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, object] = {}
+
+    def load_cert_chain(self, certfile: str, keyfile: str, password: object) -> None:
+        with open(keyfile, "rb") as handle:
+            self.seen["key"] = handle.read()
+        self.seen["mode"] = stat.S_IMODE(os.stat(keyfile).st_mode)
+        self.seen["paths"] = (certfile, keyfile)
+        self.seen["password"] = password() if callable(password) else password
+
+
+@pytest.mark.parametrize("use_memfd", [True, False])
+def test_key_is_never_on_disk_in_plaintext(tmp_path, monkeypatch, client_source, use_memfd):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spy = _SpyContext()
+    load_identity(spy, client_source.identity, use_memfd=use_memfd)  # type: ignore[arg-type]
+    assert spy.seen["key"].startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert b"BEGIN PRIVATE KEY" not in spy.seen["key"]
+    assert isinstance(spy.seen["password"], bytes) and len(spy.seen["password"]) >= 32
+    if not use_memfd:
+        assert spy.seen["mode"] == 0o600
+    for path in spy.seen["paths"]:
+        assert not os.path.exists(path) or path.startswith("/proc/self/fd/")
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_the_loaded_key_really_works(server_source, client_source):
+    # Round trip through a real handshake with the encrypted temporary key.
+    client = client_context(client_source, expect=allow_id(SERVER))
+    with EchoServer(server_context(server_source)) as server:
+        reply, _, _ = meshsec_exchange(client, server.port)
+    assert reply == f"echo:{CLIENT}:ping\n".encode()
+
+
+def test_verify_mode_downgrade_on_a_meshsec_context_is_refused(server_source, client_source):
+    client = client_context(client_source, expect=allow_id(SERVER))
+    client.verify_mode = ssl.CERT_NONE  # what urllib3 does for verify=False
+    with EchoServer(server_context(server_source)) as server, pytest.raises(HandshakeFailed):
+        meshsec_exchange(client, server.port)
+    assert server.peers == []
+
+
+def test_extra_trust_anchors_on_a_meshsec_context_are_refused(
+    server_source, client_source, other_ca
+):
+    client = client_context(client_source, expect=allow_id(SERVER))
+    # What requests' cert_verify + urllib3 do with a CA bundle path.
+    client.load_verify_locations(cadata=other_ca.bundle.to_pem().decode())
+    with EchoServer(server_context(server_source)) as server, pytest.raises(HandshakeFailed):
+        meshsec_exchange(client, server.port)
+
+
+def test_no_data_is_sent_without_the_check_even_without_handshake_on_connect(
+    server_source, client_source
+):
+    client = client_context(client_source, expect=allow_id(CLIENT))  # wrong: server is SERVER
+    with EchoServer(server_context(server_source)) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            tls = client.wrap_socket(raw, do_handshake_on_connect=False)
+            with tls, pytest.raises(PeerNotAuthorized):
+                tls.sendall(b"secret\n")  # the implicit handshake must not bypass the check
+    assert b"secret" not in b"".join(server.received)
+
+
+def test_asyncio_streams_get_the_check_too(server_source, client_source):
+    async def talk(expect: str) -> bytes:
+        ctx = client_context(client_source, expect=allow_id(expect))
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port, ssl=ctx)
+        try:
+            writer.write(b"ping\n")
+            await writer.drain()
+            return await reader.readline()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    with EchoServer(server_context(server_source)) as server:
+        assert asyncio.run(talk(SERVER)) == f"echo:{CLIENT}:ping\n".encode()
+        with pytest.raises(PeerNotAuthorized):
+            asyncio.run(talk(CLIENT))
+
+
+def test_peer_id_of_a_plain_ssl_socket(server_source, client_source):
+    # peer_id works on connections made without meshsec's socket class too.
+    client = client_context(client_source, expect=allow_id(SERVER))
+    with EchoServer(server_context(server_source)) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
+            with client.wrap_socket(raw) as tls:
+                assert str(peer_id(tls.getpeercert(binary_form=True))) == SERVER
+                assert str(peer_id(tls)) == SERVER
+                tls.sendall(b"x\n")
+                tls.recv(100)
