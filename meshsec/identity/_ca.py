@@ -254,6 +254,7 @@ class CertificateAuthority:
             target=str(ca.id),
             serial=cert.serial_number,
             not_after=ca.not_after,
+            clock=clock,
         )
         return ca
 
@@ -322,7 +323,8 @@ class CertificateAuthority:
             sid, names, not_before, not_after = self._check_request(spiffe_id, ttl, dns_names)
             key = _keys.generate_private_key(key_type)
         except MeshsecError as exc:
-            self._refused(audit_action or "issue", target, exc)
+            if audit_action is not None:
+                self._refused(audit_action, target, exc)
             raise
         cert = self._sign(key.public_key(), sid, names, not_before, not_after)
         identity = WorkloadIdentity(private_key=key, certificate=cert)
@@ -401,11 +403,17 @@ class CertificateAuthority:
             target=str(sid),
             serial=cert.serial_number,
             not_after=_x509.not_after(cert),
+            clock=self._clock,
         )
 
     def _refused(self, action: str, target: str | None, exc: MeshsecError) -> None:
         _events.certificate_failure(
-            action, actor=str(self.id), target=target, reason=exc.code, denied=True
+            action,
+            actor=str(self.id),
+            target=target,
+            reason=exc.code,
+            denied=True,
+            clock=self._clock,
         )
 
     # -- persistence -----------------------------------------------------

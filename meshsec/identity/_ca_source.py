@@ -51,7 +51,7 @@ class CaIdentitySource(_RotatingSource):
         self._renew_at = renew_at
         self._clock = clock or ca.clock
         identity = self._issue(audit_action="issue")
-        super().__init__(identity, ca.bundle)
+        super().__init__(identity, ca.bundle, clock=self._clock)
         self._due = self._due_time(identity)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -83,7 +83,11 @@ class CaIdentitySource(_RotatingSource):
             identity = self._issue(audit_action=None)
         except MeshsecError as exc:
             _events.certificate_failure(
-                "rotate", actor=self._actor, target=str(self.identity.spiffe_id), reason=exc.code
+                "rotate",
+                actor=self._actor,
+                target=str(self.identity.spiffe_id),
+                reason=exc.code,
+                clock=self._clock,
             )
             raise
         self._due = self._due_time(identity)

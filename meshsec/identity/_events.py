@@ -1,22 +1,16 @@
 """Audit events of the identity area (category ``certificate``).
 
 One place builds them so that every event carries the same attribute names
-(``serial`` in hex, ``not_after`` in ISO 8601) and never a key.
+(``serial`` in hex, ``not_after`` in ISO 8601) and never a key. Event
+timestamps follow the injected clock of the object that emits them.
 """
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
-from typing import Any
 
-
-def _audit() -> Any:
-    # TODO(identity): import meshsec.audit directly once it lands on main.
-    try:
-        return importlib.import_module("meshsec.audit")
-    except ImportError:  # pragma: no cover - only before meshsec.audit exists
-        return None
+from meshsec import audit
+from meshsec.clock import Clock, system_clock
 
 
 def certificate_success(
@@ -27,10 +21,8 @@ def certificate_success(
     serial: int,
     not_after: datetime,
     extra: dict[str, str] | None = None,
+    clock: Clock = system_clock,
 ) -> None:
-    audit = _audit()
-    if audit is None:  # pragma: no cover
-        return
     attributes = {"serial": f"{serial:x}", "not_after": not_after.isoformat()}
     attributes.update(extra or {})
     audit.record(
@@ -40,15 +32,19 @@ def certificate_success(
         actor=actor,
         target=target,
         attributes=attributes,
+        clock=clock,
     )
 
 
 def certificate_failure(
-    action: str, *, actor: str, target: str | None, reason: str, denied: bool = False
+    action: str,
+    *,
+    actor: str,
+    target: str | None,
+    reason: str,
+    denied: bool = False,
+    clock: Clock = system_clock,
 ) -> None:
-    audit = _audit()
-    if audit is None:  # pragma: no cover
-        return
     audit.record(
         audit.Category.CERTIFICATE,
         action,
@@ -56,4 +52,5 @@ def certificate_failure(
         actor=actor,
         target=target,
         reason=reason,
+        clock=clock,
     )

@@ -68,9 +68,11 @@ class FileIdentitySource(_RotatingSource):
         try:
             identity, bundle = self._parse(raw)
         except MeshsecError as exc:
-            _events.certificate_failure("load", actor=self._actor, target=None, reason=exc.code)
+            _events.certificate_failure(
+                "load", actor=self._actor, target=None, reason=exc.code, clock=clock
+            )
             raise
-        super().__init__(identity, bundle)
+        super().__init__(identity, bundle, clock=clock)
         self._digest = _digest(raw)
         self._failed_digest: bytes | None = None
         self._stop = threading.Event()
@@ -109,7 +111,11 @@ class FileIdentitySource(_RotatingSource):
         if digest != self._failed_digest:
             self._failed_digest = digest
             _events.certificate_failure(
-                "rotate", actor=self._actor, target=str(self.identity.spiffe_id), reason=exc.code
+                "rotate",
+                actor=self._actor,
+                target=str(self.identity.spiffe_id),
+                reason=exc.code,
+                clock=self._clock,
             )
         return False
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import NoReturn, Protocol, runtime_checkable
 
+from meshsec.clock import Clock, system_clock
 from meshsec.identity import _events
 from meshsec.identity._bundle import TrustBundle
 from meshsec.identity._workload import WorkloadIdentity
@@ -41,9 +42,12 @@ class _RotatingSource:
 
     _actor = "meshsec.identity"
 
-    def __init__(self, identity: WorkloadIdentity, bundle: TrustBundle) -> None:
+    def __init__(
+        self, identity: WorkloadIdentity, bundle: TrustBundle, *, clock: Clock = system_clock
+    ) -> None:
         if not isinstance(identity, WorkloadIdentity) or not isinstance(bundle, TrustBundle):
             raise TypeError("a source needs a WorkloadIdentity and a TrustBundle")
+        self._clock = clock
         self._lock = threading.Lock()
         self._current = (identity, bundle)
         self._subscribers: dict[int, Subscriber] = {}
@@ -82,6 +86,7 @@ class _RotatingSource:
             serial=identity.serial_number,
             not_after=identity.not_after,
             extra={"bundle_roots": str(len(bundle))},
+            clock=self._clock,
         )
         for callback in subscribers:
             try:
@@ -103,6 +108,8 @@ class _RotatingSource:
 
 class StaticIdentitySource(_RotatingSource):
     """A fixed identity and bundle, rotated only by hand with :meth:`update`.
+
+    ``clock`` only timestamps the audit events.
 
     No chain or trust-domain check is made: the caller chose both values
     (federation may hand a bundle of another trust domain).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from meshsec.clock import FrozenClock
+from meshsec.clock import FrozenClock, to_datetime
 from meshsec.errors import ConfigError
 from meshsec.identity import (
     CaIdentitySource,
@@ -388,6 +388,7 @@ def test_ca_source_renewal_is_audited_once(
     clock.advance(timedelta(minutes=30))
     source.maybe_renew()
     assert [(e.action, e.target) for e in events] == [("rotate", SID)]
+    assert events[0].timestamp == to_datetime(clock)  # the injected clock, not the wall
 
 
 def test_ca_source_failed_renewal_is_audited(clock: FrozenClock, events: list) -> None:  # type: ignore[type-arg]
