@@ -31,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from meshsec import audit
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, MeshsecError
 from meshsec.identity import IdentitySource, TrustBundle, WorkloadIdentity
@@ -190,7 +191,9 @@ class _Rotation:
                 ctx = self._build(identity, bundle)
             except MeshsecError as exc:
                 # Keep serving with the last good context; say so once.
-                _events.refused("rotate", exc, peer=identity.spiffe_id)
+                _events.refused(
+                    "rotate", exc, peer=identity.spiffe_id, category=audit.Category.CERTIFICATE
+                )
                 return self._ctx
             ctx._meshsec_rotation = self
             if self._alpn is not None:

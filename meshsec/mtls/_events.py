@@ -1,24 +1,12 @@
-"""One audit event per refused connection or forwarded identity."""
+"""One audit event per refused connection, refused forwarded identity or failed rotation."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any
 
+from meshsec import audit, correlation
 from meshsec.errors import MeshsecError
 from meshsec.identity import SpiffeId
-from meshsec.mtls._matchers import matches
-
-__all__ = ["matches", "refused"]
-
-
-def _audit() -> Any:
-    # TODO(mtls): import meshsec.audit directly once it lands on main.
-    try:
-        return importlib.import_module("meshsec.audit")
-    except ImportError:  # pragma: no cover - only before meshsec.audit exists
-        return None
 
 
 def refused(
@@ -27,19 +15,25 @@ def refused(
     *,
     peer: SpiffeId | None = None,
     attributes: Mapping[str, str] | None = None,
+    category: audit.Category = audit.Category.AUTHENTICATION,
 ) -> None:
-    """Record an authentication failure; ``reason`` is the error's stable code.
+    """Record one failure; ``reason`` is the error's stable code.
 
     The event never carries certificate bytes or key material, only the
-    peer's SPIFFE ID (public by design) and protocol facts.
+    peer's SPIFFE ID (public by design) and protocol facts. A correlation
+    context is bound first, so even a refusal outside any request (a bare
+    accept loop) carries a correlation ID that later log lines can share.
     """
-    audit = _audit()
-    if audit is None:  # pragma: no cover - only before meshsec.audit exists
+    if not audit.enabled():
         return
+    correlation.current()
+    outcome = (
+        audit.Outcome.DENIED if error.code == "tls.peer_not_authorized" else audit.Outcome.FAILURE
+    )
     audit.record(
-        audit.Category.AUTHENTICATION,
+        category,
         f"mtls.{action}",
-        audit.Outcome.DENIED if error.code == "tls.peer_not_authorized" else audit.Outcome.FAILURE,
+        outcome,
         actor=str(peer) if peer is not None else None,
         reason=error.code,
         attributes=dict(attributes or {}),

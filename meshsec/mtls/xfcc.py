@@ -25,6 +25,7 @@ import attrs
 from meshsec.identity import InvalidSpiffeId, SpiffeId
 from meshsec.mtls import _events
 from meshsec.mtls._errors import InvalidXfcc, PeerNotAuthorized
+from meshsec.mtls._matchers import matches
 
 __all__ = [
     "MAX_XFCC_BYTES",
@@ -255,7 +256,7 @@ def peer_from_xfcc(
 def _peer_from_xfcc(
     header: str, trusted_proxy: Callable[[SpiffeId], bool], proxy_peer: SpiffeId
 ) -> SpiffeId:
-    if not _events.matches(trusted_proxy, proxy_peer):
+    if not matches(trusted_proxy, proxy_peer):
         raise PeerNotAuthorized(
             "the immediate peer is not a trusted proxy; its x-forwarded-client-cert "
             "header is ignored"

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,3 +149,8 @@ def write_chain(path: Path, certs: Sequence[object]) -> Path:
 
     path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))  # type: ignore[attr-defined]
     return path
+
+
+def auth_events(events: Sequence[Any]) -> list[Any]:
+    """The authentication audit events among those captured (CA issuance is audited too)."""
+    return [e for e in events if str(e.category.value) == "authentication"]

@@ -95,7 +95,8 @@ def test_key_is_never_on_disk_in_plaintext(tmp_path, monkeypatch, client_source,
     load_identity(spy, client_source.identity, use_memfd=use_memfd)  # type: ignore[arg-type]
     assert spy.seen["key"].startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert b"BEGIN PRIVATE KEY" not in spy.seen["key"]
-    assert isinstance(spy.seen["password"], bytes) and len(spy.seen["password"]) >= 32
+    assert isinstance(spy.seen["password"], bytes)
+    assert len(spy.seen["password"]) >= 32
     if not use_memfd:
         assert spy.seen["mode"] == 0o600
     for path in spy.seen["paths"]:
@@ -133,11 +134,13 @@ def test_no_data_is_sent_without_the_check_even_without_handshake_on_connect(
     server_source, client_source
 ):
     client = client_context(client_source, expect=allow_id(CLIENT))  # wrong: server is SERVER
-    with EchoServer(server_context(server_source)) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
-            tls = client.wrap_socket(raw, do_handshake_on_connect=False)
-            with tls, pytest.raises(PeerNotAuthorized):
-                tls.sendall(b"secret\n")  # the implicit handshake must not bypass the check
+    with (
+        EchoServer(server_context(server_source)) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+    ):
+        tls = client.wrap_socket(raw, do_handshake_on_connect=False)
+        with tls, pytest.raises(PeerNotAuthorized):
+            tls.sendall(b"secret\n")  # the implicit handshake must not bypass the check
     assert b"secret" not in b"".join(server.received)
 
 
@@ -162,10 +165,12 @@ def test_asyncio_streams_get_the_check_too(server_source, client_source):
 def test_peer_id_of_a_plain_ssl_socket(server_source, client_source):
     # peer_id works on connections made without meshsec's socket class too.
     client = client_context(client_source, expect=allow_id(SERVER))
-    with EchoServer(server_context(server_source)) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
-            with client.wrap_socket(raw) as tls:
-                assert str(peer_id(tls.getpeercert(binary_form=True))) == SERVER
-                assert str(peer_id(tls)) == SERVER
-                tls.sendall(b"x\n")
-                tls.recv(100)
+    with (
+        EchoServer(server_context(server_source)) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+        client.wrap_socket(raw) as tls,
+    ):
+        assert str(peer_id(tls.getpeercert(binary_form=True))) == SERVER
+        assert str(peer_id(tls)) == SERVER
+        tls.sendall(b"x\n")
+        tls.recv(100)

@@ -24,7 +24,7 @@ from meshsec.mtls import (
 )
 from tests.identity import certs
 from tests.mtls.conftest import CLIENT
-from tests.mtls.peers import EchoServer, needs_openssl, openssl_client, write_chain
+from tests.mtls.peers import EchoServer, auth_events, needs_openssl, openssl_client, write_chain
 
 pytestmark = needs_openssl
 EVIL = "spiffe://evil.org/ns/prod/sa/c"
@@ -138,5 +138,6 @@ def test_non_ecdhe_or_non_aead_ciphers_are_refused(tmp_path, ca, ca_file, server
 def test_refusal_emits_one_audit_event(tmp_path, ca, ca_file, server, events):
     out = _run(server, _client_args(tmp_path, ca_file, *certs.expired_leaf(ca, CLIENT)))
     assert b"echo:" not in out
+    events = auth_events(events)
     assert [e.reason for e in events] == ["tls.peer_certificate_expired"]
     assert events[0].correlation_id

@@ -18,7 +18,13 @@ from meshsec.mtls import (
 )
 from tests.identity import certs
 from tests.mtls.conftest import CLIENT, SERVER
-from tests.mtls.peers import meshsec_exchange, needs_openssl, openssl_server, write_chain
+from tests.mtls.peers import (
+    auth_events,
+    meshsec_exchange,
+    needs_openssl,
+    openssl_server,
+    write_chain,
+)
 
 pytestmark = needs_openssl
 EVIL = "spiffe://evil.org/ns/prod/sa/server"
@@ -115,6 +121,7 @@ def test_failures_emit_one_audit_event_with_code_and_correlation_id(tmp_path, ca
     files = _server_files(tmp_path, ca, *certs.expired_leaf(ca, SERVER))
     with openssl_server(tmp_path, *files) as port, pytest.raises(PeerCertificateExpired):
         meshsec_exchange(client, port)
+    events = auth_events(events)
     assert len(events) == 1
     (event,) = events
     assert event.reason == "tls.peer_certificate_expired"

@@ -10,7 +10,7 @@ from meshsec.clock import FrozenClock
 from meshsec.identity import StaticIdentitySource
 from meshsec.mtls import PeerCertificateExpired, allow_id, client_context, server_context
 from tests.mtls.conftest import CLIENT, SERVER
-from tests.mtls.peers import EchoServer, meshsec_exchange
+from tests.mtls.peers import EchoServer, auth_events, meshsec_exchange
 
 
 def test_sessions_really_resume_and_peer_certificate_is_rechecked(server_source, client_source):
@@ -32,7 +32,7 @@ def test_client_context_resumes_on_its_own(server_source, client_source):
     assert results == [False, True, True]
 
 
-def test_resumed_client_with_since_expired_certificate_is_refused(ca, server_source):
+def test_resumed_client_with_since_expired_certificate_is_refused(ca, server_source, events):
     client_identity = ca.issue(CLIENT, ttl=timedelta(minutes=10))
     client = client_context(
         StaticIdentitySource(client_identity, ca.bundle), expect=allow_id(SERVER)
@@ -49,6 +49,10 @@ def test_resumed_client_with_since_expired_certificate_is_refused(ca, server_sou
     assert len(server.errors) == 1
     assert isinstance(server.errors[0], PeerCertificateExpired)
     assert server.resumed == [False]
+    # The refused connection really was a resumed one, and it was audited once.
+    assert [(e.reason, e.attributes["resumed"]) for e in auth_events(events)] == [
+        ("tls.peer_certificate_expired", "true")
+    ]
 
 
 def test_resumed_server_with_since_expired_certificate_is_refused(ca, client_source):
