@@ -94,6 +94,8 @@ def allow_path_prefix(prefix: str, *, trust_domain: str | None = None) -> Matche
     ``allow_path_prefix("/ns/prod")`` accepts ``/ns/prod`` and ``/ns/prod/sa/x``
     but not ``/ns/production``. ``trust_domain=`` narrows it further.
     """
+    if not isinstance(prefix, str) or not prefix.startswith("/"):
+        raise ConfigError("allow_path_prefix needs a path starting with '/'")
     try:
         probe = SpiffeId.parse(f"spiffe://{trust_domain or 'example.org'}{prefix}")
     except InvalidSpiffeId as exc:
