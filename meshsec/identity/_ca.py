@@ -327,7 +327,7 @@ class CertificateAuthority:
                 self._refused(audit_action, target, exc)
             raise
         cert = self._sign(key.public_key(), sid, names, not_before, not_after)
-        identity = WorkloadIdentity(private_key=key, certificate=cert)
+        identity = WorkloadIdentity._issued(key, cert, sid)
         if audit_action is not None:
             self._issued(audit_action, cert, sid)
         return identity

@@ -111,7 +111,16 @@ class SpiffeId:
         if not trust_domain:
             raise InvalidSpiffeId("the SPIFFE ID has no trust domain")
         # '?' and '#' are outside both alphabets, so queries and fragments fail here.
-        return cls(trust_domain, slash + path)
+        validate_trust_domain(trust_domain)
+        return cls._unchecked(trust_domain, _validate_path(slash + path))
+
+    @classmethod
+    def _unchecked(cls, trust_domain: str, path: str) -> SpiffeId:
+        # Fast path for values validated just now (parse runs on every handshake).
+        instance = object.__new__(cls)
+        object.__setattr__(instance, "trust_domain", trust_domain)
+        object.__setattr__(instance, "path", path)
+        return instance
 
     @classmethod
     def from_parts(cls, trust_domain: str, *segments: str) -> SpiffeId:

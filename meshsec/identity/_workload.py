@@ -63,6 +63,26 @@ class WorkloadIdentity:
         object.__setattr__(self, "spiffe_id", _x509.spiffe_id_of(self.certificate))
         object.__setattr__(self, "not_after", _x509.not_after(self.certificate))
 
+    @classmethod
+    def _issued(
+        cls, private_key: PrivateKey, certificate: x509.Certificate, spiffe_id: SpiffeId
+    ) -> WorkloadIdentity:
+        """Wrap a certificate the CA has just built for ``private_key`` (checks skipped).
+
+        Private to the CA: every property checked by ``__attrs_post_init__``
+        holds by construction there, and issuing is on the renewal hot path.
+        """
+        instance = object.__new__(cls)
+        for name, value in (
+            ("private_key", private_key),
+            ("certificate", certificate),
+            ("intermediates", ()),
+            ("spiffe_id", spiffe_id),
+            ("not_after", _x509.not_after(certificate)),
+        ):
+            object.__setattr__(instance, name, value)
+        return instance
+
     @property
     def not_before(self) -> datetime:
         return _x509.not_before(self.certificate)

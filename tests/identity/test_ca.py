@@ -26,6 +26,7 @@ from meshsec.identity import (
     SpiffeId,
     TrustDomainMismatch,
     UnsupportedKeyType,
+    WorkloadIdentity,
 )
 from meshsec.secret import Secret
 
@@ -425,3 +426,13 @@ def test_key_types_sign_with_the_keys_own_algorithm() -> None:
     assert ed.certificate.signature_hash_algorithm is None
     ecca = CertificateAuthority.create(TD)
     assert isinstance(ecca.certificate.signature_hash_algorithm, hashes.SHA256)
+
+
+def test_issued_identity_passes_the_full_constructor_checks(ca: CertificateAuthority) -> None:
+    # issue() skips re-checking what it has just built; the checked path must agree.
+    svid = ca.issue(SID, dns_names=["localhost"])
+    checked = WorkloadIdentity(private_key=svid.private_key, certificate=svid.certificate)
+    assert checked == svid
+    assert checked.spiffe_id == svid.spiffe_id
+    assert checked.not_after == svid.not_after
+    assert checked.intermediates == svid.intermediates == ()
