@@ -154,3 +154,61 @@ def write_chain(path: Path, certs: Sequence[object]) -> Path:
 def auth_events(events: Sequence[Any]) -> list[Any]:
     """The authentication audit events among those captured (CA issuance is audited too)."""
     return [e for e in events if str(e.category.value) == "authentication"]
+
+
+class HttpsServer:
+    """A threaded HTTPS (mTLS) server answering ``<peer id> <leaf serial hex> <resumed>``.
+
+    The listening socket is wrapped with the meshsec context, so handshakes
+    (and refusals) happen in ``accept`` like in any ``ssl``-wrapped
+    ``socketserver``: a refused client must not stop the server.
+    """
+
+    def __init__(self, context: Any) -> None:
+        import http.server
+
+        owner = self
+        self.requests = 0
+        self._lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 5
+
+            def do_GET(self) -> None:
+                from cryptography import x509
+
+                with owner._lock:
+                    owner.requests += 1
+                der = self.connection.getpeercert(binary_form=True)
+                serial = x509.load_der_x509_certificate(der).serial_number
+                body = f"{peer_id(self.connection)} {serial:x} {self.connection.session_reused}"
+                payload = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = False
+            block_on_close = True
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = int(self.httpd.server_address[1])
+        self.url = f"https://127.0.0.1:{self.port}/"
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}
+        )
+
+    def __enter__(self) -> HttpsServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self._thread.join(10)
+        self.httpd.server_close()
