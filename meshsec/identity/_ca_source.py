@@ -53,6 +53,7 @@ class CaIdentitySource(_RotatingSource):
         identity = self._issue(audit_action="issue")
         super().__init__(identity, ca.bundle, clock=self._clock)
         self._due = self._due_time(identity)
+        self._failing: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,19 +78,25 @@ class CaIdentitySource(_RotatingSource):
     def refresh(self) -> WorkloadIdentity:
         """Issue a new identity now, swap it in and notify subscribers.
 
-        Raises the CA's errors (audited as a failed rotation).
+        Raises the CA's errors (audited as a failed rotation, once per streak
+        of identical failures).
         """
         try:
             identity = self._issue(audit_action=None)
         except MeshsecError as exc:
-            _events.certificate_failure(
-                "rotate",
-                actor=self._actor,
-                target=str(self.identity.spiffe_id),
-                reason=exc.code,
-                clock=self._clock,
-            )
+            # A background renewer retries every check_interval: audit a
+            # streak of identical failures once, not once per attempt.
+            if exc.code != self._failing:
+                self._failing = exc.code
+                _events.certificate_failure(
+                    "rotate",
+                    actor=self._actor,
+                    target=str(self.identity.spiffe_id),
+                    reason=exc.code,
+                    clock=self._clock,
+                )
             raise
+        self._failing = None
         self._due = self._due_time(identity)
         self._rotate(identity, self._ca.bundle)
         return identity

@@ -14,6 +14,7 @@ from meshsec.errors import ConfigError, MeshsecError
 from meshsec.identity import _events
 from meshsec.identity._bundle import TrustBundle
 from meshsec.identity._chain import verify_identity
+from meshsec.identity._errors import CertificateExpired
 from meshsec.identity._files import read_file
 from meshsec.identity._keys import Passphrase, passphrase_bytes
 from meshsec.identity._source import _RotatingSource
@@ -38,8 +39,9 @@ class FileIdentitySource(_RotatingSource):
     it parses, the key matches the certificate, the chain verifies against
     the bundle and the certificate is valid by ``clock``; otherwise the last
     good identity stays in place and one failure event is audited (once per
-    distinct bad content). Keys may be plaintext (as agents write them) or
-    encrypted under ``passphrase``.
+    distinct bad content). When the files stop changing and the current
+    identity expires, one ``expired`` failure event says so. Keys may be
+    plaintext (as agents write them) or encrypted under ``passphrase``.
 
     Deterministic use: call :meth:`poll`. Background use: :meth:`start` and
     :meth:`stop` (or ``with source:``), checking every ``poll_interval``.
@@ -75,6 +77,7 @@ class FileIdentitySource(_RotatingSource):
         super().__init__(identity, bundle, clock=clock)
         self._digest = _digest(raw)
         self._failed_digest: bytes | None = None
+        self._expiry_reported = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -86,14 +89,30 @@ class FileIdentitySource(_RotatingSource):
             return self._failed(b"unreadable:" + exc.code.encode(), exc)
         digest = _digest(raw)
         if digest in (self._digest, self._failed_digest):
+            self._check_expiry()
             return False
         try:
             identity, bundle = self._parse(raw)
         except MeshsecError as exc:
             return self._failed(digest, exc)
         self._digest, self._failed_digest = digest, None
+        self._expiry_reported = False
         self._rotate(identity, bundle)
         return True
+
+    def _check_expiry(self) -> None:
+        # The agent has stopped rotating and the identity ran out: say so once.
+        identity = self.identity
+        if self._expiry_reported or to_datetime(self._clock) < identity.not_after:
+            return
+        self._expiry_reported = True
+        _events.certificate_failure(
+            "expired",
+            actor=self._actor,
+            target=str(identity.spiffe_id),
+            reason=CertificateExpired.code,
+            clock=self._clock,
+        )
 
     def _read(self) -> tuple[bytes, bytes, bytes]:
         cert, key, bundle = (read_file(path) for path in self._paths)

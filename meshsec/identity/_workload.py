@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from datetime import datetime
+from typing import NoReturn
 
 import attrs
 from cryptography import x509
@@ -170,6 +171,9 @@ class WorkloadIdentity:
         Raises IdentityFileError, InvalidCertificate, InvalidPassphrase, KeyMismatch.
         """
         return cls.from_pem(read_file(cert_path), read_file(key_path), passphrase=passphrase)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a WorkloadIdentity holds a private key and cannot be pickled")
 
     def __repr__(self) -> str:
         return (

@@ -469,3 +469,32 @@ def test_concurrent_readers_always_see_a_complete_pair(ca: CertificateAuthority)
 def test_invalid_certificate_is_exported_base(ca: CertificateAuthority) -> None:
     assert issubclass(UntrustedCertificate, InvalidCertificate)
     assert issubclass(CertificateExpired, InvalidCertificate)
+
+
+def test_file_source_reports_an_expired_identity_once(
+    files: tuple[Path, ...],
+    clock: FrozenClock,
+    events: list,  # type: ignore[type-arg]
+) -> None:
+    source = _source(files, clock)
+    events.clear()
+    clock.advance(timedelta(minutes=30))
+    source.poll()
+    assert events == []
+    clock.advance(timedelta(hours=1))
+    for _ in range(3):
+        assert source.poll() is False
+    assert [(e.action, e.reason) for e in events] == [("expired", "identity.certificate_expired")]
+
+
+def test_ca_source_failure_streak_is_audited_once(
+    clock: FrozenClock,
+    events: list,  # type: ignore[type-arg]
+) -> None:
+    ca = CertificateAuthority.create(TD, ttl=timedelta(hours=2), clock=clock)
+    source = CaIdentitySource(ca, SID)
+    events.clear()
+    clock.advance(timedelta(hours=1, minutes=30))
+    for _ in range(5):
+        assert source.maybe_renew() is False
+    assert len(events) == 1

@@ -5,12 +5,13 @@ from __future__ import annotations
 import shutil
 import stat
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshsec.errors import IdentityError
@@ -20,6 +21,7 @@ from meshsec.identity import (
     InvalidCertificate,
     InvalidPassphrase,
     KeyMismatch,
+    SpiffeId,
     WorkloadIdentity,
 )
 from meshsec.secret import Secret
@@ -202,3 +204,34 @@ def test_garbage_inside_pem_armour_raises_only_identity_errors(body: str) -> Non
     key = f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
     with pytest.raises(IdentityError):
         WorkloadIdentity.from_pem(chain, key)
+
+
+def test_identity_cannot_be_pickled(svid: WorkloadIdentity) -> None:
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(svid)
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.text(
+            alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_",
+            min_size=1,
+            max_size=12,
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from([None, "pass", b"\x00\xffbytes"]),
+)
+def test_issue_then_pem_round_trips(
+    module_ca: CertificateAuthority, segments: list[str], passphrase: str | bytes | None
+) -> None:
+    sid = SpiffeId.from_parts("example.org", *segments)
+    identity = module_ca.issue(sid, ttl=timedelta(minutes=5))
+    chain_pem, key_pem = identity.to_pem(passphrase=passphrase)
+    again = WorkloadIdentity.from_pem(chain_pem, key_pem, passphrase=passphrase)
+    assert again == identity
+    assert again.spiffe_id == sid
