@@ -51,7 +51,7 @@ def verify_identity(identity: WorkloadIdentity, bundle: TrustBundle, *, now: dat
         check_validity(cert, now)
     current = identity.certificate
     for issuer in identity.intermediates:
-        if not _signed_by(current, issuer):
+        if not _x509.is_ca(issuer) or not _signed_by(current, issuer):
             raise UntrustedCertificate("the certificate chain is out of order or broken")
         current = issuer
     for root in bundle.certificates:

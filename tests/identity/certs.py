@@ -35,6 +35,7 @@ __all__ = [
     "ca_flagged_leaf",
     "custom_leaf",
     "expired_leaf",
+    "generate_private_key",
     "leaf_with_two_uri_sans",
     "leaf_with_uri",
     "leaf_without_uri_san",

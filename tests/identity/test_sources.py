@@ -498,3 +498,49 @@ def test_ca_source_failure_streak_is_audited_once(
     for _ in range(5):
         assert source.maybe_renew() is False
     assert len(events) == 1
+
+
+def _intermediate_chain(
+    ca: CertificateAuthority, clock: FrozenClock, *, is_ca: bool = True
+) -> WorkloadIdentity:
+    from meshsec.clock import to_datetime as now_of
+    from meshsec.identity._ca import _build_leaf
+
+    inter_cert, inter_key = certs.custom_leaf(ca, uris=["spiffe://example.org"], is_ca=is_ca)
+    key = certs.generate_private_key("ec-p256")
+    now = now_of(clock)
+    leaf = _build_leaf(
+        issuer=inter_cert,
+        issuer_key=inter_key,
+        public_key=key.public_key(),
+        uris=[SID],
+        not_before=now - timedelta(minutes=1),
+        not_after=now + timedelta(minutes=30),
+    )
+    return WorkloadIdentity(private_key=key, certificate=leaf, intermediates=[inter_cert])
+
+
+def test_file_source_accepts_a_chain_through_an_intermediate(
+    tmp_path: Path, clock: FrozenClock, ca: CertificateAuthority
+) -> None:
+    identity = _intermediate_chain(ca, clock)
+    cert_path, key_path = certs.write_pem(
+        tmp_path, "svid", identity.certificate, identity.private_key, identity.intermediates
+    )
+    ca.bundle.save(tmp_path / "bundle.pem")
+    source = FileIdentitySource(cert_path, key_path, tmp_path / "bundle.pem", clock=clock)
+    assert source.identity == identity
+    assert len(source.identity.intermediates) == 1
+
+
+def test_file_source_refuses_a_chain_with_a_non_ca_intermediate(
+    tmp_path: Path, clock: FrozenClock, ca: CertificateAuthority
+) -> None:
+    # A leaf that signs another leaf must not be accepted as an issuer.
+    identity = _intermediate_chain(ca, clock, is_ca=False)
+    cert_path, key_path = certs.write_pem(
+        tmp_path, "svid", identity.certificate, identity.private_key, identity.intermediates
+    )
+    ca.bundle.save(tmp_path / "bundle.pem")
+    with pytest.raises(UntrustedCertificate):
+        FileIdentitySource(cert_path, key_path, tmp_path / "bundle.pem", clock=clock)
