@@ -211,15 +211,21 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _safe(text: str) -> str:
+    """Escape control and non-ASCII characters: certificate names are attacker-chosen
+    and must not drive the terminal (ANSI escape injection)."""
+    return "".join(ch if " " <= ch <= "~" else ch.encode("unicode_escape").decode() for ch in text)
+
+
 def _print_human(info: dict[str, Any], index: int) -> None:
     role = "CA certificate" if info["is_ca"] else ("leaf" if index == 0 else "certificate")
     print(f"[{index}] {role}")
     spiffe = info["spiffe_id"] or f"none ({info['spiffe_id_problem']})"
     print(f"  SPIFFE ID:   {spiffe}")
     if info["dns_sans"]:
-        print(f"  DNS names:   {', '.join(info['dns_sans'])}")
-    print(f"  subject:     {info['subject'] or '(empty)'}")
-    print(f"  issuer:      {info['issuer']}")
+        print(f"  DNS names:   {_safe(', '.join(info['dns_sans']))}")
+    print(f"  subject:     {_safe(info['subject']) or '(empty)'}")
+    print(f"  issuer:      {_safe(info['issuer'])}")
     print(f"  serial:      {info['serial']}")
     print(f"  validity:    {info['not_before']} .. {info['not_after']} ({info['status']})")
     print(f"  key type:    {info['key_type']}")

@@ -204,3 +204,34 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_duration(text)
+
+
+def test_inspect_escapes_terminal_control_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A hostile certificate name must not reach the terminal as an escape sequence.
+    from datetime import UTC, datetime
+
+    from cryptography import x509 as _x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _x509.Name([_x509.NameAttribute(NameOID.COMMON_NAME, "evil\x1b[2Jcleared")])
+    now = datetime.now(UTC)
+    cert = (
+        _x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, _ = certs.write_pem(tmp_path, "evil", cert, key)
+    meshsec.cli.main(["identity", "inspect", str(cert_path)])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "\\x1b" in out
