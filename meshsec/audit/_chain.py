@@ -112,7 +112,7 @@ def parse_line(line: bytes) -> ParsedLine | None:
         return None
     try:
         data = json.loads(match.group(1) + b"}")
-    except ValueError:
+    except (ValueError, RecursionError):  # hostile nesting must not crash the verifier
         return None
     if not isinstance(data, dict):
         return None
@@ -192,7 +192,7 @@ def _checkpoint_body(content: bytes) -> tuple[int, bytes, str] | None:
     try:
         body = json.loads(content)
         lines, head, alg = body["lines"], bytes.fromhex(body["head"]), body["alg"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if type(lines) is not int or lines < 0 or len(head) != 32 or not isinstance(alg, str):
         return None

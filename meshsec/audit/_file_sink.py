@@ -140,7 +140,9 @@ def _open_locked(path: Path) -> BinaryIO:
     try:
         # Unbuffered: each line is one write(2) on an O_APPEND descriptor, so a
         # crash loses at most the line being written and readers never see half.
-        handle: BinaryIO = open(path, "ab", buffering=0)  # noqa: SIM115  # owned by the sink
+        # Owner-only permissions on creation: the trail names users and resources.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        handle: BinaryIO = os.fdopen(fd, "ab", buffering=0)
     except OSError as exc:
         raise AuditFileError(f"cannot open audit file {path.name!r}: {exc.strerror}") from None
     if fcntl is not None:

@@ -10,6 +10,7 @@ attribute keys and JWT / PEM-private-key values with ``[REDACTED]``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping
@@ -115,11 +116,13 @@ def clean_text(value: object, limit: int = MAX_TEXT) -> str:
     if isinstance(value, Secret):
         return REDACTED
     text = value if isinstance(value, str) else str(value)
-    if looks_secret_value(text):
-        return REDACTED
     cut = len(text) > limit
     if cut:
-        text = text[:limit]  # bound the work before escaping can grow it
+        # Bound the work first: the regexes below then see at most ``limit``
+        # characters, and whatever lies beyond the cut never reaches a sink.
+        text = text[:limit]
+    if looks_secret_value(text):
+        return REDACTED
     text = escape(text)
     if cut or len(text) > limit:
         text = text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
@@ -150,12 +153,12 @@ def clean_attributes(attributes: Mapping[str, object] | None) -> Mapping[str, Js
         return EMPTY
     if not isinstance(attributes, Mapping):
         raise AuditEventError("audit attributes must be a mapping of names to JSON scalars")
-    items = list(attributes.items())
-    keep = items if len(items) <= MAX_ATTRIBUTES else items[: MAX_ATTRIBUTES - 1]
+    total = len(attributes)
+    keep = MAX_ATTRIBUTES if total <= MAX_ATTRIBUTES else MAX_ATTRIBUTES - 1
     cleaned: dict[str, JsonScalar] = {}
-    for key, value in keep:
+    for key, value in itertools.islice(attributes.items(), keep):
         name = clean_text(key, MAX_KEY)
         cleaned[name] = REDACTED if looks_secret_key(name) else clean_value(value)
-    if len(keep) < len(items):
-        cleaned[DROPPED_KEY] = len(items) - len(keep)
+    if total > keep:
+        cleaned[DROPPED_KEY] = total - keep
     return MappingProxyType(cleaned)
