@@ -56,10 +56,11 @@ DEFAULT_LEAF_TTL = timedelta(hours=1)
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
 
-# RFC 1123 host names, optionally with one leading wildcard label.
-_DNS_NAME = re.compile(
-    r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
+# RFC 1123 host names. No wildcards (a workload names itself, not a zone) and
+# no dotted-quad look-alikes (an address belongs in an IP SAN, not a DNS SAN).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+MAX_CA_TTL = timedelta(days=3650)
 
 
 def random_serial() -> int:
@@ -75,8 +76,13 @@ def _check_dns_names(dns_names: Sequence[str]) -> tuple[str, ...]:
         raise InvalidCertificate("dns_names is a sequence of names, not one string")
     names = tuple(dns_names)
     for name in names:
-        if not isinstance(name, str) or len(name) > 253 or not _DNS_NAME.match(name):
-            raise InvalidCertificate("dns_names must be plain ASCII host names")
+        if (
+            not isinstance(name, str)
+            or len(name) > 253
+            or not _DNS_NAME.fullmatch(name)  # fullmatch: '$' would let "host\n" through
+            or name.rsplit(".", 1)[-1].isdigit()
+        ):
+            raise InvalidCertificate("dns_names must be plain ASCII host names (no wildcards)")
     return names
 
 
@@ -244,6 +250,8 @@ class CertificateAuthority:
             trust_domain = parsed.trust_domain
         validate_trust_domain(trust_domain)
         _check_ttl(ttl)
+        if ttl > MAX_CA_TTL:
+            raise InvalidTTL("a CA lives at most ten years; rotate roots instead")
         key = _keys.generate_private_key(key_type)
         now = to_datetime(clock)
         cert = _build_root(key, trust_domain, now - CLOCK_SKEW, now + ttl)
@@ -373,7 +381,7 @@ class CertificateAuthority:
         now = to_datetime(self._clock)
         if now < _x509.not_before(self._certificate) or now >= self.not_after:
             raise InvalidTTL("the CA certificate is not valid now; create or load another CA")
-        if now + ttl > self.not_after:
+        if ttl > self.not_after - now:  # not now + ttl: a huge ttl would overflow
             raise InvalidTTL("the requested ttl outlives the CA certificate; ask for a shorter one")
         not_before = max(now - CLOCK_SKEW, _x509.not_before(self._certificate))
         return sid, names, not_before, now + ttl

@@ -87,7 +87,7 @@ def test_create_refuses_unknown_key_type() -> None:
         CertificateAuthority.create(TD, key_type="dsa-1024")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("ttl", [timedelta(0), timedelta(seconds=-1), 3600])
+@pytest.mark.parametrize("ttl", [timedelta(0), timedelta(seconds=-1), 3600, timedelta.max])
 def test_create_refuses_bad_ttl(ttl: object) -> None:
     with pytest.raises(InvalidTTL):
         CertificateAuthority.create(TD, ttl=ttl)  # type: ignore[arg-type]
@@ -203,13 +203,28 @@ def test_expired_ca_issues_nothing(clock: FrozenClock) -> None:
         ca.issue(SID, ttl=timedelta(seconds=1))
 
 
-@pytest.mark.parametrize("ttl", [timedelta(0), timedelta(seconds=-5), 60, None])
+@pytest.mark.parametrize("ttl", [timedelta(0), timedelta(seconds=-5), 60, None, timedelta.max])
 def test_issue_refuses_non_positive_or_untyped_ttl(ca: CertificateAuthority, ttl: object) -> None:
     with pytest.raises(InvalidTTL):
         ca.issue(SID, ttl=ttl)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("names", ["localhost", ["bad name"], ["caf\u00e9.example"], [""], [1]])
+@pytest.mark.parametrize(
+    "names",
+    [
+        "localhost",
+        ["bad name"],
+        ["caf\u00e9.example"],
+        [""],
+        [1],
+        ["localhost\n"],
+        ["*.example.org"],
+        ["127.0.0.1"],
+        ["-lead.example"],
+        ["a..b"],
+        ["a" * 64 + ".example"],
+    ],
+)
 def test_issue_refuses_bad_dns_names(ca: CertificateAuthority, names: object) -> None:
     with pytest.raises(InvalidCertificate):
         ca.issue(SID, dns_names=names)  # type: ignore[arg-type]
@@ -436,3 +451,8 @@ def test_issued_identity_passes_the_full_constructor_checks(ca: CertificateAutho
     assert checked.spiffe_id == svid.spiffe_id
     assert checked.not_after == svid.not_after
     assert checked.intermediates == svid.intermediates == ()
+
+
+def test_plain_dns_names_are_accepted(ca: CertificateAuthority) -> None:
+    svid = ca.issue(SID, dns_names=["localhost", "orders.prod.svc.cluster.local", "a-1.b2"])
+    assert svid.dns_names == ("localhost", "orders.prod.svc.cluster.local", "a-1.b2")
