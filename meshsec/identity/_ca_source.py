@@ -54,6 +54,7 @@ class CaIdentitySource(_RotatingSource):
         super().__init__(identity, ca.bundle, clock=self._clock)
         self._due = self._due_time(identity)
         self._failing: str | None = None
+        self._renew_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -67,13 +68,15 @@ class CaIdentitySource(_RotatingSource):
 
         A failed renewal is audited and leaves the current identity in place.
         """
-        if to_datetime(self._clock) < self._due:
-            return False
-        try:
-            self.refresh()
-        except MeshsecError:
-            return False
-        return True
+        with self._renew_lock:
+            # Checked under the lock: two callers must not both renew.
+            if to_datetime(self._clock) < self._due:
+                return False
+            try:
+                self._refresh()
+            except MeshsecError:
+                return False
+            return True
 
     def refresh(self) -> WorkloadIdentity:
         """Issue a new identity now, swap it in and notify subscribers.
@@ -81,6 +84,10 @@ class CaIdentitySource(_RotatingSource):
         Raises the CA's errors (audited as a failed rotation, once per streak
         of identical failures).
         """
+        with self._renew_lock:
+            return self._refresh()
+
+    def _refresh(self) -> WorkloadIdentity:
         try:
             identity = self._issue(audit_action=None)
         except MeshsecError as exc:

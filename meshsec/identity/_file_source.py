@@ -78,11 +78,16 @@ class FileIdentitySource(_RotatingSource):
         self._digest = _digest(raw)
         self._failed_digest: bytes | None = None
         self._expiry_reported = False
+        self._poll_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def poll(self) -> bool:
         """Reload if the files changed; return True when a new identity was swapped in."""
+        with self._poll_lock:  # the background thread and a caller may poll at once
+            return self._poll()
+
+    def _poll(self) -> bool:
         try:
             raw = self._read()
         except MeshsecError as exc:

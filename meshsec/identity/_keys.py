@@ -140,7 +140,9 @@ def load_key_pem(
     if not isinstance(pem, bytes):
         raise InvalidCertificate("a private key PEM must be bytes or str")
     password = None if passphrase is None else passphrase_bytes(passphrase)
-    encrypted = b"ENCRYPTED" in pem
+    # The PEM headers say whether a key is encrypted: PKCS#8 "ENCRYPTED PRIVATE
+    # KEY" or the traditional RFC 1421 "Proc-Type: 4,ENCRYPTED".
+    encrypted = b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in pem or b"Proc-Type: 4,ENCRYPTED" in pem
     if require_encrypted and not encrypted:
         raise InvalidPassphrase(
             "the key file is not encrypted; meshsec keeps this key encrypted at rest"

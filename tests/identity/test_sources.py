@@ -544,3 +544,47 @@ def test_file_source_refuses_a_chain_with_a_non_ca_intermediate(
     ca.bundle.save(tmp_path / "bundle.pem")
     with pytest.raises(UntrustedCertificate):
         FileIdentitySource(cert_path, key_path, tmp_path / "bundle.pem", clock=clock)
+
+
+def test_concurrent_renewals_rotate_once(ca: CertificateAuthority, clock: FrozenClock) -> None:
+    source = CaIdentitySource(ca, SID)
+    seen = Recorder()
+    source.subscribe(seen)
+    clock.advance(timedelta(minutes=31))
+    barrier = threading.Barrier(4)
+    results: list[bool] = []
+
+    def renew() -> None:
+        barrier.wait()
+        results.append(source.maybe_renew())
+
+    threads = [threading.Thread(target=renew) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+    assert len(seen.calls) == 1
+
+
+def test_concurrent_polls_rotate_once(
+    files: tuple[Path, ...], clock: FrozenClock, ca: CertificateAuthority
+) -> None:
+    source = _source(files, clock)
+    seen = Recorder()
+    source.subscribe(seen)
+    _write(files[0].parent, ca.issue(SID), ca.bundle)
+    barrier = threading.Barrier(4)
+    results: list[bool] = []
+
+    def poll() -> None:
+        barrier.wait()
+        results.append(source.poll())
+
+    threads = [threading.Thread(target=poll) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, False, False, True]
+    assert len(seen.calls) == 1

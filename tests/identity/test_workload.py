@@ -235,3 +235,10 @@ def test_issue_then_pem_round_trips(
     again = WorkloadIdentity.from_pem(chain_pem, key_pem, passphrase=passphrase)
     assert again == identity
     assert again.spiffe_id == sid
+
+
+def test_plaintext_key_whose_body_spells_encrypted_still_loads(svid: WorkloadIdentity) -> None:
+    # Encryption is read from the PEM headers, not from a substring anywhere.
+    chain_pem, key_pem = svid.to_pem()
+    doctored = b"notes: not ENCRYPTED at all\n" + key_pem.reveal()
+    assert WorkloadIdentity.from_pem(chain_pem, doctored) == svid
