@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
+from meshsec import audit
 from meshsec.clock import FrozenClock
 from meshsec.identity import CertificateAuthority
 
@@ -27,11 +26,7 @@ def ca(clock: FrozenClock) -> CertificateAuthority:
 
 
 @pytest.fixture
-def events() -> Iterator[list[Any]]:
-    """Audit events emitted during the test (skips until meshsec.audit exists)."""
-    try:
-        audit = importlib.import_module("meshsec.audit")
-    except ImportError:
-        pytest.skip("meshsec.audit has not landed on this branch yet")
+def events() -> Iterator[list[audit.SecurityEvent]]:
+    """Audit events emitted during the test."""
     with audit.capture() as captured:
         yield captured
