@@ -34,6 +34,7 @@ def mtls_session(
     expect: Matcher,
     min_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
     clock: Clock = system_clock,
+    resume_sessions: bool = True,
 ) -> requests.Session:
     """A session for ``https://`` calls to peers accepted by ``expect``.
 
@@ -43,7 +44,13 @@ def mtls_session(
     and nothing of the request is sent. ``http://`` URLs, ``verify=False`` and
     ``cert=`` raise :class:`~meshsec.errors.ConfigError`.
     """
-    context = client_context(source, expect=expect, min_version=min_version, clock=clock)
+    context = client_context(
+        source,
+        expect=expect,
+        min_version=min_version,
+        clock=clock,
+        resume_sessions=resume_sessions,
+    )
     session = requests.Session()
     session.mount("https://", _MtlsAdapter(context))
     session.mount("http://", _PlainHttpRefused())

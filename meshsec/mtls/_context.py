@@ -47,6 +47,9 @@ TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 ECDH_CURVE = "prime256v1"
 _VERSIONS = (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)
 _SESSION_CACHE_SIZE = 256
+# ssl.SSLContext.verify_mode is a Python property over the C slot (typeshed
+# declares it as a plain attribute, hence Any).
+_BASE_VERIFY_MODE: Any = vars(ssl.SSLContext)["verify_mode"]
 
 
 class _SessionCache:
@@ -124,6 +127,34 @@ class MeshsecContext(ssl.SSLContext):
         )
         assert isinstance(wrapped, MeshsecObject)
         return wrapped
+
+    # Trust is the bundle and the identity is the source's: a framework that
+    # tries to load more anchors or another key into a meshsec context (urllib3
+    # does both when given paths) is refused at once rather than obeyed.
+    def load_verify_locations(self, *_args: Any, **_kwargs: Any) -> None:
+        raise ConfigError(
+            "a meshsec context trusts only its identity source's bundle; "
+            "put extra roots in the TrustBundle instead"
+        )
+
+    def load_default_certs(self, *_args: Any, **_kwargs: Any) -> None:
+        raise ConfigError("a meshsec context never trusts the system certificate store")
+
+    def set_default_verify_paths(self) -> None:
+        raise ConfigError("a meshsec context never trusts the system certificate store")
+
+    def load_cert_chain(self, *_args: Any, **_kwargs: Any) -> None:
+        raise ConfigError("a meshsec context presents its identity source's certificate only")
+
+    @property  # type: ignore[override]  # typeshed: int in _SSLContext, VerifyMode in SSLContext
+    def verify_mode(self) -> ssl.VerifyMode:
+        return ssl.VerifyMode(_BASE_VERIFY_MODE.__get__(self))
+
+    @verify_mode.setter
+    def verify_mode(self, value: ssl.VerifyMode) -> None:
+        if value != ssl.CERT_REQUIRED:
+            raise ConfigError("a meshsec context always requires and verifies the peer certificate")
+        _BASE_VERIFY_MODE.__set__(self, value)
 
     def set_alpn_protocols(self, alpn_protocols: Any) -> None:
         # Frameworks (urllib3) set ALPN on the context they were given; carry
@@ -221,6 +252,7 @@ def _build(
     matcher: Matcher,
     clock: Clock,
     min_version: ssl.TLSVersion,
+    resume_sessions: bool = False,
 ) -> MeshsecContext:
     protocol = ssl.PROTOCOL_TLS_SERVER if role == "server" else ssl.PROTOCOL_TLS_CLIENT
     ctx = MeshsecContext(protocol)
@@ -233,18 +265,21 @@ def _build(
     ctx.set_ecdh_curve(ECDH_CURVE)
     ctx.check_hostname = False  # the SPIFFE ID is checked instead, after the handshake
     ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(cadata=bundle.to_pem().decode("ascii"))
+    ssl.SSLContext.load_verify_locations(ctx, cadata=bundle.to_pem().decode("ascii"))
     load_identity(ctx, identity)
     ctx.sslsocket_class = MeshsecSocket
     ctx.sslobject_class = MeshsecObject
-    if role == "client":
+    if role == "server":
+        # One TLS 1.3 ticket per connection (OpenSSL sends two by default): a
+        # meshsec client keeps only the latest session per server anyway.
+        ctx.num_tickets = 1
+    if resume_sessions:
         ctx._meshsec_sessions = _SessionCache()
     ctx._meshsec_policy = PeerPolicy(
         role=role,
         trust_domain=bundle.trust_domain,
         matcher=matcher,
         clock=clock,
-        ca_count=ctx.cert_store_stats()["x509_ca"],
     )
     return ctx
 
@@ -283,6 +318,7 @@ def client_context(
     expect: Matcher,
     min_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
     clock: Clock = system_clock,
+    resume_sessions: bool = True,
 ) -> ssl.SSLContext:
     """An mTLS client context that presents the source's identity.
 
@@ -290,12 +326,24 @@ def client_context(
     and be accepted by ``expect`` (for example ``allow_id("spiffe://...")``);
     otherwise the handshake raises a :class:`~meshsec.errors.TLSError`
     subclass and the socket is closed before any application data is sent.
+
+    With ``resume_sessions`` (the default) a new connection to a server
+    address resumes the last TLS session made with that server under the
+    current identity; the peer's certificate is checked again all the same.
     """
     if not callable(expect):
         raise ConfigError("expect must be a matcher such as allow_id(...)")
     version = _check_version(min_version)
 
     def build(identity: WorkloadIdentity, bundle: TrustBundle) -> MeshsecContext:
-        return _build("client", identity, bundle, matcher=expect, clock=clock, min_version=version)
+        return _build(
+            "client",
+            identity,
+            bundle,
+            matcher=expect,
+            clock=clock,
+            min_version=version,
+            resume_sessions=resume_sessions,
+        )
 
     return _Rotation(source, build).root

