@@ -12,6 +12,8 @@ so nothing here normalises input: anything else is refused.
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from meshsec.identity._errors import InvalidSpiffeId
@@ -24,6 +26,10 @@ MAX_TRUST_DOMAIN_BYTES = 255
 
 _TRUST_DOMAIN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 _SEGMENT_CHARS = _TRUST_DOMAIN_CHARS | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Fast path for the common, valid case (ASCII-only classes; fullmatch, so no
+# trailing-newline loophole). Anything it does not accept takes the slow path,
+# which names the broken rule.
+_VALID_SHAPE = re.compile(r"spiffe://([a-z0-9._-]+)((?:/[A-Za-z0-9._-]+)*)")
 
 
 def validate_trust_domain(name: object) -> str:
@@ -66,6 +72,10 @@ def _validate_path(path: object) -> str:
     return path
 
 
+def _has_dot_segment(path: str) -> bool:
+    return "/./" in path + "/" or "/../" in path + "/"
+
+
 def _check_trust_domain(_instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
     validate_trust_domain(value)
 
@@ -100,6 +110,11 @@ class SpiffeId:
         """
         if not isinstance(text, str):
             raise InvalidSpiffeId("a SPIFFE ID must be a string")
+        shape = _VALID_SHAPE.fullmatch(text)
+        if shape is not None and len(text) <= MAX_ID_BYTES:
+            trust_domain, path = shape.groups()
+            if len(trust_domain) <= MAX_TRUST_DOMAIN_BYTES and not _has_dot_segment(path):
+                return cls._unchecked(trust_domain, path)
         if not text:
             raise InvalidSpiffeId("the SPIFFE ID is empty")
         if len(text) > MAX_ID_BYTES:

@@ -158,3 +158,36 @@ def test_build_then_parse_round_trips(td: str, segs: list[str]) -> None:
     assert parsed == built
     assert parsed.trust_domain == td
     assert parsed.segments == tuple(segs)
+
+
+def _reference_parse(text: str) -> SpiffeId | None:
+    """The slow, rule-by-rule path (the validating constructor), for comparison."""
+    if not text.startswith("spiffe://") or len(text) > 2048:
+        return None
+    trust_domain, slash, path = text[len("spiffe://") :].partition("/")
+    try:
+        return SpiffeId(trust_domain, slash + path)
+    except InvalidSpiffeId:
+        return None
+
+
+@given(st.text(alphabet=st.sampled_from("aZ09.-_/%:@?#\n\u00e9"), max_size=40))
+def test_fast_path_agrees_with_the_rules(tail: str) -> None:
+    text = "spiffe://" + tail
+    try:
+        parsed: SpiffeId | None = SpiffeId.parse(text)
+    except InvalidSpiffeId:
+        parsed = None
+    assert parsed == _reference_parse(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["spiffe://td/.", "spiffe://td/..", "spiffe://td/a/./b", "spiffe://td/a/../b"]
+)
+def test_dot_segments_refused_on_the_fast_path(text: str) -> None:
+    with pytest.raises(InvalidSpiffeId):
+        SpiffeId.parse(text)
+
+
+def test_dotted_names_that_are_not_dot_segments_are_fine() -> None:
+    assert SpiffeId.parse("spiffe://td/.../a..b/.c").segments == ("...", "a..b", ".c")
