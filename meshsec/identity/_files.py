@@ -39,12 +39,19 @@ def write_file(path: str | os.PathLike[str], data: bytes, *, mode: int) -> None:
         raise IdentityFileError(f"cannot write {target}: {exc.strerror}") from None
 
 
-def read_file(path: str | os.PathLike[str]) -> bytes:
-    """Read a file, mapping OS errors to IdentityFileError."""
+MAX_FILE_BYTES = 1 << 20  # far above any real chain or bundle; bounds a hostile file
+
+
+def read_file(path: str | os.PathLike[str], *, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read at most ``limit`` bytes; OS errors and larger files raise IdentityFileError."""
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
     except OSError as exc:
         raise IdentityFileError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise IdentityFileError(f"{path} is larger than {limit} bytes; refusing to parse it")
+    return data
 
 
 def ensure_directory(path: str | os.PathLike[str]) -> Path:

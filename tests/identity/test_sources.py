@@ -588,3 +588,11 @@ def test_concurrent_polls_rotate_once(
         t.join()
     assert sorted(results) == [False, False, False, True]
     assert len(seen.calls) == 1
+
+
+def test_file_source_refuses_an_oversized_file(files: tuple[Path, ...], clock: FrozenClock) -> None:
+    source = _source(files, clock)
+    good = source.identity
+    files[2].write_bytes(files[2].read_bytes() + b"\n" * (2 << 20))
+    assert source.poll() is False
+    assert source.identity is good
