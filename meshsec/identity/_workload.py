@@ -25,9 +25,12 @@ def _check_leaf(
 ) -> None:
     if not isinstance(cert, x509.Certificate):
         raise InvalidCertificate("certificate must be a cryptography x509.Certificate")
-    if _x509.is_ca(cert):
-        # X509-SVID section 4.1: a leaf SVID must not be a CA and must not sign certificates.
-        raise InvalidCertificate("a workload certificate must not be a CA (CA:TRUE or keyCertSign)")
+    if _x509.is_ca(cert) or _x509.signs_crls(cert):
+        # X509-SVID section 4: a leaf SVID is not a CA and sets neither
+        # keyCertSign nor cRLSign.
+        raise InvalidCertificate(
+            "a workload certificate must not be a CA (CA:TRUE, keyCertSign or cRLSign)"
+        )
 
 
 def _to_tuple(value: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:

@@ -92,3 +92,12 @@ def not_before(cert: x509.Certificate) -> datetime:
 
 def not_after(cert: x509.Certificate) -> datetime:
     return cert.not_valid_after_utc
+
+
+def signs_crls(cert: x509.Certificate) -> bool:
+    """True when KeyUsage allows cRLSign."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(usage.crl_sign)

@@ -242,3 +242,36 @@ def test_plaintext_key_whose_body_spells_encrypted_still_loads(svid: WorkloadIde
     chain_pem, key_pem = svid.to_pem()
     doctored = b"notes: not ENCRYPTED at all\n" + key_pem.reveal()
     assert WorkloadIdentity.from_pem(chain_pem, doctored) == svid
+
+
+def test_leaf_with_crl_sign_is_refused(module_ca: CertificateAuthority) -> None:
+    from cryptography import x509 as _x509
+    from cryptography.hazmat.primitives import hashes
+
+    good, key = certs.custom_leaf(module_ca, uris=[SID])
+    usage = _x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    builder = (
+        _x509.CertificateBuilder()
+        .subject_name(good.subject)
+        .issuer_name(good.issuer)
+        .public_key(key.public_key())
+        .serial_number(good.serial_number)
+        .not_valid_before(good.not_valid_before_utc)
+        .not_valid_after(good.not_valid_after_utc)
+    )
+    for ext in good.extensions:
+        value = usage if isinstance(ext.value, _x509.KeyUsage) else ext.value
+        builder = builder.add_extension(value, critical=ext.critical)
+    cert = builder.sign(module_ca._key, hashes.SHA256())
+    with pytest.raises(InvalidCertificate):
+        WorkloadIdentity(private_key=key, certificate=cert)
