@@ -39,8 +39,10 @@ class FileIdentitySource(_RotatingSource):
     it parses, the key matches the certificate, the chain verifies against
     the bundle and the certificate is valid by ``clock``; otherwise the last
     good identity stays in place and one failure event is audited (once per
-    distinct bad content). When the files stop changing and the current
-    identity expires, one ``expired`` failure event says so. Keys may be
+    distinct bad content and reason; bad content is re-checked on each poll,
+    so a not-yet-valid certificate is taken once it becomes valid). When the
+    files stop changing and the current identity expires, one ``expired``
+    failure event says so. Keys may be
     plaintext (as agents write them) or encrypted under ``passphrase``.
 
     Deterministic use: call :meth:`poll`. Background use: :meth:`start` and
@@ -76,7 +78,7 @@ class FileIdentitySource(_RotatingSource):
             raise
         super().__init__(identity, bundle, clock=clock)
         self._digest = _digest(raw)
-        self._failed_digest: bytes | None = None
+        self._failed: tuple[bytes, str] | None = None
         self._expiry_reported = False
         self._poll_lock = threading.Lock()
         self._stop = threading.Event()
@@ -91,16 +93,19 @@ class FileIdentitySource(_RotatingSource):
         try:
             raw = self._read()
         except MeshsecError as exc:
-            return self._failed(b"unreadable:" + exc.code.encode(), exc)
+            return self._refuse(b"unreadable", exc)
         digest = _digest(raw)
-        if digest in (self._digest, self._failed_digest):
+        if digest == self._digest:
             self._check_expiry()
             return False
+        # Bad content is parsed again on every poll: a certificate refused as
+        # "not yet valid" (clock skew with the agent) becomes good without the
+        # files changing. It is audited once per content and reason.
         try:
             identity, bundle = self._parse(raw)
         except MeshsecError as exc:
-            return self._failed(digest, exc)
-        self._digest, self._failed_digest = digest, None
+            return self._refuse(digest, exc)
+        self._digest, self._failed = digest, None
         self._expiry_reported = False
         self._rotate(identity, bundle)
         return True
@@ -131,9 +136,9 @@ class FileIdentitySource(_RotatingSource):
         verify_identity(identity, bundle, now=to_datetime(self._clock))
         return identity, bundle
 
-    def _failed(self, digest: bytes, exc: MeshsecError) -> bool:
-        if digest != self._failed_digest:
-            self._failed_digest = digest
+    def _refuse(self, digest: bytes, exc: MeshsecError) -> bool:
+        if (digest, exc.code) != self._failed:
+            self._failed = (digest, exc.code)
             _events.certificate_failure(
                 "rotate",
                 actor=self._actor,

@@ -596,3 +596,23 @@ def test_file_source_refuses_an_oversized_file(files: tuple[Path, ...], clock: F
     files[2].write_bytes(files[2].read_bytes() + b"\n" * (2 << 20))
     assert source.poll() is False
     assert source.identity is good
+
+
+def test_file_source_takes_a_not_yet_valid_certificate_once_it_becomes_valid(
+    files: tuple[Path, ...], clock: FrozenClock, ca: CertificateAuthority
+) -> None:
+    # Clock skew with the agent: the new certificate starts a few seconds from now.
+    from datetime import timedelta as td
+
+    from meshsec.clock import to_datetime as now_of
+
+    source = _source(files, clock)
+    now = now_of(clock)
+    cert, key = certs.custom_leaf(
+        ca, uris=[SID], not_before=now + td(seconds=5), not_after=now + td(minutes=30)
+    )
+    certs.write_pem(files[0].parent, "svid", cert, key)
+    assert source.poll() is False
+    clock.advance(td(seconds=6))
+    assert source.poll() is True
+    assert source.identity.certificate == cert
