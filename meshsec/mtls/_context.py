@@ -36,6 +36,7 @@ from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, MeshsecError
 from meshsec.identity import IdentitySource, TrustBundle, WorkloadIdentity
 from meshsec.mtls import _events
+from meshsec.mtls._errors import _RotationFailed
 from meshsec.mtls._keyload import load_identity
 from meshsec.mtls._matchers import Matcher, allow_trust_domain
 from meshsec.mtls._policy import PeerPolicy, Role
@@ -220,10 +221,11 @@ class _Rotation:
             self._built_from = (identity, bundle)
             try:
                 ctx = self._build(identity, bundle)
-            except MeshsecError as exc:
+            except (MeshsecError, OSError, ValueError) as exc:
                 # Keep serving with the last good context; say so once.
+                error = exc if isinstance(exc, MeshsecError) else _RotationFailed()
                 _events.refused(
-                    "rotate", exc, peer=identity.spiffe_id, category=audit.Category.CERTIFICATE
+                    "rotate", error, peer=identity.spiffe_id, category=audit.Category.CERTIFICATE
                 )
                 return self._ctx
             ctx._meshsec_rotation = self

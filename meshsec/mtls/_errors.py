@@ -84,3 +84,12 @@ class InvalidXfcc(TLSError):
     """An x-forwarded-client-cert header is malformed or too large."""
 
     code = "tls.invalid_xfcc"
+
+
+class _RotationFailed(TLSError):
+    """A rotated identity or bundle could not be loaded; the last good one stays.
+
+    Never raised: only its code reaches the ``certificate`` audit event.
+    """
+
+    code = "tls.rotation_failed"

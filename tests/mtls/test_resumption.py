@@ -92,3 +92,31 @@ def test_resumption_can_be_turned_off(server_source, client_source):
     with EchoServer(server_context(server_source)) as server:
         results = [meshsec_exchange(client, server.port)[1] for _ in range(2)]
     assert results == [False, False]
+
+
+def test_failed_rotation_keeps_the_last_good_context(
+    ca, server_source, client_source, monkeypatch, events
+):
+    import ssl
+
+    from meshsec.mtls import _context
+
+    server_ctx = server_context(server_source)
+    client = client_context(client_source, expect=allow_id(SERVER))
+    served_before = server_source.identity
+
+    def broken(*_args, **_kwargs):
+        raise ssl.SSLError("PEM lib")
+
+    monkeypatch.setattr(_context, "load_identity", broken)
+    server_source.update(ca.issue(SERVER))  # the rebuild fails
+    monkeypatch.undo()
+    with EchoServer(server_ctx) as server:
+        reply, _, _ = meshsec_exchange(client, server.port)
+    assert reply.startswith(b"echo:")
+    assert server_ctx._meshsec_rotation.current()._meshsec_policy is not None
+    failures = [e for e in events if e.action == "mtls.rotate"]
+    assert [(e.reason, str(e.category.value)) for e in failures] == [
+        ("tls.rotation_failed", "certificate")
+    ]
+    assert served_before is not server_source.identity
