@@ -78,6 +78,8 @@ class MeshsecContext(ssl.SSLContext):
     _meshsec_policy: PeerPolicy | None = None
     _meshsec_rotation: _Rotation | None = None
     _meshsec_sessions: _SessionCache | None = None
+    _socket_class: type[ssl.SSLSocket] = MeshsecSocket
+    _object_class: type[ssl.SSLObject] = MeshsecObject
 
     def _meshsec_current(self) -> MeshsecContext:
         rotation = self._meshsec_rotation
@@ -156,6 +158,27 @@ class MeshsecContext(ssl.SSLContext):
         if value != ssl.CERT_REQUIRED:
             raise ConfigError("a meshsec context always requires and verifies the peer certificate")
         _BASE_VERIFY_MODE.__set__(self, value)
+
+    # The peer check lives in these classes: swapping them out would skip it.
+    @property
+    def sslsocket_class(self) -> type[ssl.SSLSocket]:
+        return self._socket_class
+
+    @sslsocket_class.setter
+    def sslsocket_class(self, value: type[ssl.SSLSocket]) -> None:
+        if not (isinstance(value, type) and issubclass(value, MeshsecSocket)):
+            raise ConfigError("a meshsec context's socket class must subclass MeshsecSocket")
+        self._socket_class = value
+
+    @property
+    def sslobject_class(self) -> type[ssl.SSLObject]:
+        return self._object_class
+
+    @sslobject_class.setter
+    def sslobject_class(self, value: type[ssl.SSLObject]) -> None:
+        if not (isinstance(value, type) and issubclass(value, MeshsecObject)):
+            raise ConfigError("a meshsec context's object class must subclass MeshsecObject")
+        self._object_class = value
 
     def set_alpn_protocols(self, alpn_protocols: Any) -> None:
         # Frameworks (urllib3) set ALPN on the context they were given; carry
@@ -269,8 +292,6 @@ def _build(
     ctx.verify_mode = ssl.CERT_REQUIRED
     ssl.SSLContext.load_verify_locations(ctx, cadata=bundle.to_pem().decode("ascii"))
     load_identity(ctx, identity)
-    ctx.sslsocket_class = MeshsecSocket
-    ctx.sslobject_class = MeshsecObject
     if role == "server":
         # One TLS 1.3 ticket per connection (OpenSSL sends two by default): a
         # meshsec client keeps only the latest session per server anyway.
@@ -305,6 +326,8 @@ def server_context(
     broken source.
     """
     version = _check_version(min_version)
+    if allow is not None and not callable(allow):
+        raise ConfigError("allow must be a matcher such as allow_path_prefix(...)")
     default = allow_trust_domain(source.bundle.trust_domain)
 
     def build(identity: WorkloadIdentity, bundle: TrustBundle) -> MeshsecContext:

@@ -195,3 +195,16 @@ def test_peer_id_of_a_plain_ssl_socket(server_source, client_source):
         assert str(peer_id(tls)) == SERVER
         tls.sendall(b"x\n")
         tls.recv(100)
+
+
+def test_the_checking_socket_classes_cannot_be_swapped_out(ctx):
+    with pytest.raises(ConfigError):
+        ctx.sslsocket_class = ssl.SSLSocket
+    with pytest.raises(ConfigError):
+        ctx.sslobject_class = ssl.SSLObject
+    assert issubclass(ctx.sslsocket_class, ssl.SSLSocket)
+
+
+def test_server_allow_must_be_a_matcher(server_source):
+    with pytest.raises(ConfigError):
+        server_context(server_source, allow="spiffe://example.org/x")  # type: ignore[arg-type]

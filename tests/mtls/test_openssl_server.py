@@ -119,11 +119,16 @@ def test_failures_emit_one_audit_event_with_code_and_correlation_id(tmp_path, ca
     from meshsec import correlation
 
     files = _server_files(tmp_path, ca, *certs.expired_leaf(ca, SERVER))
-    with openssl_server(tmp_path, *files) as port, pytest.raises(PeerCertificateExpired):
+    request = correlation.CorrelationContext.new()
+    with (
+        openssl_server(tmp_path, *files) as port,
+        correlation.bind(request),
+        pytest.raises(PeerCertificateExpired),
+    ):
         meshsec_exchange(client, port)
     events = auth_events(events)
     assert len(events) == 1
     (event,) = events
     assert event.reason == "tls.peer_certificate_expired"
-    assert event.correlation_id == correlation.current_id()
+    assert event.correlation_id == request.correlation_id
     assert str(event.category).lower().endswith("authentication")
