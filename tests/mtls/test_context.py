@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from meshsec.errors import ConfigError
+from meshsec.identity import StaticIdentitySource
 from meshsec.mtls import (
     HandshakeFailed,
     PeerNotAuthorized,
@@ -208,3 +209,66 @@ def test_the_checking_socket_classes_cannot_be_swapped_out(ctx):
 def test_server_allow_must_be_a_matcher(server_source):
     with pytest.raises(ConfigError):
         server_context(server_source, allow="spiffe://example.org/x")  # type: ignore[arg-type]
+
+
+def test_non_blocking_handshake_is_checked_when_it_completes(server_source, client_source):
+    import selectors
+
+    client = client_context(client_source, expect=allow_id(SERVER))
+    with (
+        EchoServer(server_context(server_source)) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+    ):
+        raw.setblocking(False)
+        tls = client.wrap_socket(raw, do_handshake_on_connect=False)
+        with tls, selectors.DefaultSelector() as selector:
+            selector.register(tls, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    selector.select(5)
+                    assert tls.meshsec_peer is None  # nothing is authorized half-way
+            assert str(tls.meshsec_peer) == SERVER
+
+
+def test_asyncio_server_checks_clients(server_source, client_source, ca):
+    stranger = StaticIdentitySource(ca.issue("spiffe://example.org/ns/dev/sa/other"), ca.bundle)
+
+    async def scenario() -> tuple[bytes, bytes]:
+        seen: list[str] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(str(peer_id(writer.get_extra_info("ssl_object"))))
+            writer.write(await reader.readline())
+            await writer.drain()
+            writer.close()
+
+        ctx = server_context(server_source, allow=allow_id(CLIENT))
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
+        port = server.sockets[0].getsockname()[1]
+
+        async def call(source: object) -> bytes:
+            cctx = client_context(source, expect=allow_id(SERVER))  # type: ignore[arg-type]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=cctx)
+            writer.write(b"hi\n")
+            try:
+                return await reader.readline()
+            except OSError:
+                return b""
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+
+        good = await call(client_source)
+        bad = await call(stranger)
+        server.close()
+        await server.wait_closed()
+        assert seen == [CLIENT]
+        return good, bad
+
+    good, bad = asyncio.run(scenario())
+    assert good == b"hi\n"
+    assert bad == b""
