@@ -217,10 +217,10 @@ class _Rotation:
         self._ctx._meshsec_rotation = self
         ref = weakref.ref(self)
 
-        def on_rotate(identity: WorkloadIdentity, bundle: TrustBundle) -> None:
+        def on_rotate(_identity: WorkloadIdentity, _bundle: TrustBundle) -> None:
             rotation = ref()
             if rotation is not None:
-                rotation.refresh(identity, bundle)
+                rotation.refresh()
 
         self._unsubscribe = source.subscribe(on_rotate)
         weakref.finalize(self, self._unsubscribe)
@@ -234,18 +234,35 @@ class _Rotation:
         identity, bundle = self._built_from
         if source.identity is identity and source.bundle is bundle:
             return self._ctx
-        return self.refresh(source.identity, source.bundle)
+        return self.refresh()
 
-    def refresh(self, identity: WorkloadIdentity, bundle: TrustBundle) -> MeshsecContext:
+    def _snapshot(self) -> tuple[WorkloadIdentity, TrustBundle]:
+        # The protocol exposes identity and bundle separately; read until the
+        # identity did not change across the bundle read (a consistent pair).
+        while True:
+            identity = self._source.identity
+            bundle = self._source.bundle
+            if self._source.identity is identity:
+                return identity, bundle
+
+    def refresh(self) -> MeshsecContext:
+        """Build a context for the source's state *read under the lock*.
+
+        Reading under the lock is what keeps rotation monotonic: a thread that
+        saw the old state before a rotation and then waited for the lock
+        cannot install a context of the old state after the new one.
+        """
         with self._lock:
+            identity, bundle = self._snapshot()
             if self._built_from == (identity, bundle):
                 self._built_from = (identity, bundle)  # equal values: no new context
                 return self._ctx
-            self._built_from = (identity, bundle)
             try:
                 ctx = self._build(identity, bundle)
             except (MeshsecError, OSError, ValueError) as exc:
-                # Keep serving with the last good context; say so once.
+                # Keep serving with the last good context; say so once (the
+                # failed state is remembered so it is not retried per connection).
+                self._built_from = (identity, bundle)
                 error = exc if isinstance(exc, MeshsecError) else _RotationFailed()
                 _events.refused(
                     "rotate", error, peer=identity.spiffe_id, category=audit.Category.CERTIFICATE
@@ -254,7 +271,10 @@ class _Rotation:
             ctx._meshsec_rotation = self
             if self._alpn is not None:
                 ssl.SSLContext.set_alpn_protocols(ctx, self._alpn)
+            # Context first, then the state it was built from: the lock-free
+            # fast path in current() never pairs a new state with an old context.
             self._ctx = ctx
+            self._built_from = (identity, bundle)
             return ctx
 
     def set_alpn(self, protocols: list[str]) -> None:
