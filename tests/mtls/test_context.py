@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pickle
 import socket
 import ssl
 import stat
@@ -272,3 +273,32 @@ def test_asyncio_server_checks_clients(server_source, client_source, ca):
     good, bad = asyncio.run(scenario())
     assert good == b"hi\n"
     assert bad == b""
+
+
+def test_http_client_gets_the_check_for_free(server_source, client_source):
+    import http.client
+
+    from tests.mtls.peers import HttpsServer
+
+    with HttpsServer(server_context(server_source)) as server:
+        good = http.client.HTTPSConnection(
+            "127.0.0.1", server.port, context=client_context(client_source, expect=allow_id(SERVER))
+        )
+        good.request("GET", "/")
+        assert good.getresponse().read().split()[0].decode() == CLIENT
+        good.close()
+        bad = http.client.HTTPSConnection(
+            "127.0.0.1", server.port, context=client_context(client_source, expect=allow_id(CLIENT))
+        )
+        with pytest.raises(PeerNotAuthorized):
+            bad.request("POST", "/", body=b"secret")
+        bad.close()
+    assert server.requests == 1
+
+
+def test_contexts_show_no_key_material(ctx, server_source):
+    text = repr(ctx) + str(ctx) + repr(ctx._meshsec_rotation.current()._meshsec_policy)
+    assert "PRIVATE" not in text
+    assert server_source.identity.private_key_pem().reveal().decode() not in text
+    with pytest.raises(TypeError):
+        pickle.dumps(ctx)
