@@ -8,7 +8,7 @@ import pytest
 
 from meshsec.identity import CertificateAuthority, StaticIdentitySource
 from meshsec.integrations.requests import mtls_session
-from meshsec.mtls import allow_id, allow_path_prefix, server_context
+from meshsec.mtls import allow_id, allow_path_prefix, client_context, server_context
 from tests.mtls.conftest import SERVER, TD
 from tests.mtls.peers import HttpsServer
 
@@ -79,3 +79,42 @@ def test_rotation_under_load_with_a_new_root():
     # The last requests came from clients holding leaves of the new root.
     new_serials = {f"{s.identity.serial_number:x}" for s in client_sources}
     assert any(r.split()[1] in new_serials for r in results[marker:])
+
+
+def test_agent_rotated_files_reach_new_connections(tmp_path, ca):
+    """A FileIdentitySource (SPIRE agent / cert-manager files) behind a server context."""
+    import socket
+
+    from cryptography import x509
+
+    from meshsec.identity import FileIdentitySource
+    from tests.identity import certs
+    from tests.mtls.conftest import CLIENT
+    from tests.mtls.peers import EchoServer
+
+    def write(identity: object) -> None:
+        certs.write_pem(tmp_path, "svid", identity.certificate, identity.private_key)  # type: ignore[attr-defined]
+
+    first = ca.issue(SERVER)
+    write(first)
+    ca.bundle.save(tmp_path / "bundle.pem")
+    source = FileIdentitySource(
+        tmp_path / "svid.pem", tmp_path / "svid.key", tmp_path / "bundle.pem"
+    )
+    client = client_context(
+        StaticIdentitySource(ca.issue(CLIENT), ca.bundle), expect=allow_id(SERVER)
+    )
+
+    def served_serial(port: int) -> int:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            client.wrap_socket(raw) as tls,
+        ):
+            return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
+
+    with EchoServer(server_context(source)) as server:
+        assert served_serial(server.port) == first.serial_number
+        second = ca.issue(SERVER)
+        write(second)
+        assert source.poll() is True
+        assert served_serial(server.port) == second.serial_number
