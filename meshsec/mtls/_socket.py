@@ -75,7 +75,7 @@ class MeshsecSocket(ssl.SSLSocket):
     def read(self, len: int = 1024, buffer: Any = None) -> Any:  # noqa: A002  ssl's own signature
         self._meshsec_ensure()
         data = super().read(len, buffer)
-        if self._meshsec_session_key is not None:
+        if self._meshsec_session_key is not None and data:
             self._meshsec_keep_session()
         return data
 
@@ -88,14 +88,14 @@ class MeshsecSocket(ssl.SSLSocket):
         return super().send(data, flags)
 
     def _meshsec_keep_session(self) -> None:
-        # TLS 1.3 tickets arrive after the handshake, so the session is worth
-        # keeping only once a read has processed one.
+        # TLS 1.3 tickets arrive after the handshake, ahead of the server's
+        # first application data: the first read that returns data has
+        # processed them, so that is the one moment to look (once).
+        key, self._meshsec_session_key = self._meshsec_session_key, None
         session = self.session
-        if session is not None and session.has_ticket:
-            cache = getattr(self.context, "_meshsec_sessions", None)
-            if cache is not None:
-                cache.put(self._meshsec_session_key, session)
-            self._meshsec_session_key = None
+        cache = getattr(self.context, "_meshsec_sessions", None)
+        if session is not None and session.has_ticket and cache is not None:
+            cache.put(key, session)
 
 
 class MeshsecObject(ssl.SSLObject):
