@@ -51,6 +51,9 @@ _SESSION_CACHE_SIZE = 256
 # ssl.SSLContext.verify_mode is a Python property over the C slot (typeshed
 # declares it as a plain attribute, hence Any).
 _BASE_VERIFY_MODE: Any = vars(ssl.SSLContext)["verify_mode"]
+_BASE_MINIMUM_VERSION: Any = vars(ssl.SSLContext)["minimum_version"]
+_BASE_OPTIONS: Any = vars(ssl.SSLContext)["options"]
+_REQUIRED_OPTIONS = ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
 
 
 class _SessionCache:
@@ -159,6 +162,34 @@ class MeshsecContext(ssl.SSLContext):
             raise ConfigError("a meshsec context always requires and verifies the peer certificate")
         _BASE_VERIFY_MODE.__set__(self, value)
 
+    @property  # type: ignore[override]  # typeshed: int in _SSLContext, TLSVersion here
+    def minimum_version(self) -> ssl.TLSVersion:
+        return ssl.TLSVersion(_BASE_MINIMUM_VERSION.__get__(self))
+
+    @minimum_version.setter
+    def minimum_version(self, value: ssl.TLSVersion) -> None:
+        _BASE_MINIMUM_VERSION.__set__(self, _check_version(value))
+
+    @property  # type: ignore[override]  # typeshed: int in _SSLContext, Options here
+    def options(self) -> ssl.Options:
+        return ssl.Options(_BASE_OPTIONS.__get__(self))
+
+    @options.setter
+    def options(self, value: ssl.Options) -> None:
+        if value & _REQUIRED_OPTIONS != _REQUIRED_OPTIONS:
+            raise ConfigError("a meshsec context keeps compression and renegotiation off")
+        _BASE_OPTIONS.__set__(self, value)
+
+    def set_ciphers(self, cipherlist: str) -> None:
+        """Narrow the TLS 1.2 suites; anything but ECDHE with AEAD is refused."""
+        if "@SECLEVEL" in cipherlist.upper():
+            raise ConfigError("a meshsec context keeps OpenSSL's default security level")
+        previous = ":".join(c["name"] for c in _tls12_suites(self))
+        super().set_ciphers(cipherlist)
+        if any(not (c["aead"] and c["kea"] == "kx-ecdhe") for c in _tls12_suites(self)):
+            super().set_ciphers(previous or TLS12_CIPHERS)
+            raise ConfigError("a meshsec context allows only ECDHE key exchange with AEAD ciphers")
+
     # The peer check lives in these classes: swapping them out would skip it.
     @property
     def sslsocket_class(self) -> type[ssl.SSLSocket]:
@@ -187,6 +218,12 @@ class MeshsecContext(ssl.SSLContext):
         rotation = self._meshsec_rotation
         if rotation is not None:
             rotation.set_alpn(list(alpn_protocols))
+
+
+def _tls12_suites(ctx: ssl.SSLContext) -> list[dict[str, Any]]:
+    # get_ciphers() lists TLS 1.3 suites too; "protocol" names the version a
+    # suite first appeared in, so everything not "TLSv1.3" is a pre-1.3 suite.
+    return [dict(c) for c in ctx.get_ciphers() if c["protocol"] != "TLSv1.3"]
 
 
 def _session_key(sock: socket.socket, server_hostname: str | bytes | None) -> object:

@@ -41,7 +41,7 @@ def test_only_ecdhe_aead_suites_are_enabled(ctx):
     assert suites
     for suite in suites:
         assert suite["aead"], suite["name"]
-        if suite["protocol"] == "TLSv1.2":
+        if suite["protocol"] != "TLSv1.3":  # "protocol" = version the suite first appeared in
             assert suite["kea"] == "kx-ecdhe", suite["name"]
 
 
@@ -302,3 +302,23 @@ def test_contexts_show_no_key_material(ctx, server_source):
     assert server_source.identity.private_key_pem().reveal().decode() not in text
     with pytest.raises(TypeError):
         pickle.dumps(ctx)
+
+
+def test_protocol_floor_ciphers_and_options_cannot_be_weakened(ctx):
+    with pytest.raises(ConfigError):
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3  # raising the floor is fine
+    for weak in ["AES128-SHA", "ECDHE-ECDSA-AES128-SHA", "AES128-GCM-SHA256", "ALL:@SECLEVEL=0"]:
+        before = ctx.get_ciphers()
+        with pytest.raises(ConfigError):
+            ctx.set_ciphers(weak)
+        assert ctx.get_ciphers() == before
+    ctx.set_ciphers("ECDHE+AESGCM")  # narrowing is fine
+    assert all("CHACHA" not in c["name"] for c in ctx.get_ciphers() if c["protocol"] != "TLSv1.3")
+    with pytest.raises(ConfigError):
+        ctx.options &= ~ssl.OP_NO_COMPRESSION
+    with pytest.raises(ConfigError):
+        ctx.options &= ~ssl.OP_NO_RENEGOTIATION
+    ctx.options |= ssl.OP_NO_TICKET  # adding restrictions is fine
+    assert ctx.options & ssl.OP_NO_COMPRESSION
