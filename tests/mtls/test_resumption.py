@@ -120,3 +120,24 @@ def test_failed_rotation_keeps_the_last_good_context(
         ("tls.rotation_failed", "certificate")
     ]
     assert served_before is not server_source.identity
+
+
+def test_tls12_resumption_is_rechecked_too(ca, server_source):
+    import ssl
+
+    identity = ca.issue(CLIENT, ttl=timedelta(minutes=10))
+    client = client_context(StaticIdentitySource(identity, ca.bundle), expect=allow_id(SERVER))
+    client.maximum_version = ssl.TLSVersion.TLSv1_2
+    clock = FrozenClock()
+    with EchoServer(server_context(server_source, clock=clock)) as server:
+        _, first, session = meshsec_exchange(client, server.port)
+        _, second, session = meshsec_exchange(client, server.port, session=session)
+        clock.advance(timedelta(minutes=11))
+        try:
+            reply, _, _ = meshsec_exchange(client, server.port, session=session)
+        except OSError:
+            reply = b""
+    assert (first, second) == (False, True)
+    assert server.resumed == [False, True]
+    assert reply == b""
+    assert [type(e) for e in server.errors] == [PeerCertificateExpired]
