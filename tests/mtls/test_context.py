@@ -322,3 +322,45 @@ def test_protocol_floor_ciphers_and_options_cannot_be_weakened(ctx):
         ctx.options &= ~ssl.OP_NO_RENEGOTIATION
     ctx.options |= ssl.OP_NO_TICKET  # adding restrictions is fine
     assert ctx.options & ssl.OP_NO_COMPRESSION
+
+
+def test_dropped_contexts_unsubscribe_from_their_source(server_source):
+    import gc
+
+    before = len(server_source._subscribers)
+    contexts = [server_context(server_source) for _ in range(5)]
+    assert len(server_source._subscribers) == before + 5
+    del contexts
+    gc.collect()
+    assert len(server_source._subscribers) == before
+
+
+def test_authorize_peer_on_a_plain_ssl_connection(server_source, ca, client_source):
+    from cryptography.hazmat.primitives import serialization
+
+    from meshsec.mtls import authorize_peer
+
+    plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    plain.check_hostname = False
+    plain.load_verify_locations(cadata=ca.bundle.to_pem().decode())
+    identity = client_source.identity
+    key_pem = identity.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pw"),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        cert_path, key_path = os.path.join(folder, "c.pem"), os.path.join(folder, "k.pem")
+        with open(cert_path, "wb") as handle:
+            handle.write(identity.chain_pem)
+        with open(key_path, "wb") as handle:
+            handle.write(key_pem)
+        plain.load_cert_chain(cert_path, key_path, password=b"pw")
+    with (
+        EchoServer(server_context(server_source)) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
+        plain.wrap_socket(raw) as tls,
+    ):
+        assert str(authorize_peer(tls, allow_id(SERVER), trust_domain="example.org")) == SERVER
+        with pytest.raises(PeerNotAuthorized):
+            authorize_peer(tls, allow_id(CLIENT))
