@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "meshsec.cli._audit",
     "meshsec.cli._fields",
     "meshsec.cli._tokens",
+    "meshsec.cli._identity",
 )
 
 

@@ -136,13 +136,15 @@ def _client(mesh: Mesh, session: requests.Session) -> Calls:
     correlation_id = "demo-" + secrets.token_hex(6)
     with correlation.scope({"X-Correlation-ID": correlation_id}):
         good = call(session, mesh.orders.url + "/orders", ORDER, token=token)
+    # Each further call is its own request with its own correlation.
+    with correlation.scope(correlation.CorrelationContext.new()):
+        forged = call(session, mesh.orders.url + "/orders", ORDER, token=_tampered(token))
     hostile = session.post(
         mesh.orders.url + "/orders",
         json={"item": "pen", "amount": 3, "card": {"number": "5500 0000 0000 0004"}},
         headers={"X-Correlation-ID": HOSTILE_ID, "Authorization": f"Bearer {token}"},
         timeout=10,
     )
-    forged = call(session, mesh.orders.url + "/orders", ORDER, token=_tampered(token))
     return Calls(correlation_id=correlation_id, good=good, hostile=hostile, forged=forged)
 
 
