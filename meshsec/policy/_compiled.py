@@ -1,0 +1,69 @@
+"""A policy set compiled for fast evaluation: indexes, resource matchers, checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from meshsec.policy._conditions import MISSING, OUTCOME_TEXT, TRUE, Check, EvalRequest
+from meshsec.policy._glob import compile_glob, is_literal
+from meshsec.policy._index import PatternIndex
+from meshsec.policy._model import Condition, PolicySet, Rule
+
+
+class CompiledRule:
+    __slots__ = ("checks", "dry", "effect", "id", "match_resource", "obligations", "rule")
+
+    def __init__(self, rule: Rule, *, set_dry_run: bool) -> None:
+        self.rule = rule
+        self.id = rule.id
+        self.effect = rule.effect
+        self.dry = set_dry_run or rule.mode == "dry_run"
+        self.obligations: Mapping[str, Any] = rule.obligations
+        self.checks: tuple[tuple[Condition, Check], ...] = tuple((c, c.check) for c in rule.when)
+        self.match_resource = _resource_matcher(rule.resources)
+
+    def conditions_hold(self, req: EvalRequest, notes: list[str]) -> bool:
+        for condition, check in self.checks:
+            outcome = check(req)
+            if outcome != TRUE:
+                if outcome >= MISSING:
+                    notes.append(f"rule {self.id}: {condition.attr} {OUTCOME_TEXT[outcome]}")
+                return False
+        return True
+
+
+def _resource_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    if "*" in patterns:
+        return lambda _key: True
+    literals = frozenset(p for p in patterns if is_literal(p))
+    globs = tuple(compile_glob(p) for p in patterns if not is_literal(p))
+    if not globs:
+        return literals.__contains__
+    return lambda key: key in literals or any(match(key) for match in globs)
+
+
+class CompiledPolicy:
+    """Immutable once built; the engine swaps whole instances on policy change."""
+
+    def __init__(self, policy: PolicySet) -> None:
+        self.policy = policy
+        self.version = policy.version_id
+        self.set_dry_run = policy.mode == "dry_run"
+        self.case_sensitive_paths = policy.case_sensitive_paths
+        self.rules = tuple(CompiledRule(r, set_dry_run=self.set_dry_run) for r in policy.rules)
+        self.has_dry_rules = any(r.dry for r in self.rules)
+        self.actions = PatternIndex((i, r.actions) for i, r in enumerate(policy.rules))
+        self.principals = PatternIndex((i, r.principals) for i, r in enumerate(policy.rules))
+        self._pairs: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
+
+    def candidates(self, action: str, principal: str) -> tuple[CompiledRule, ...]:
+        pair = (action, principal)
+        found = self._pairs.get(pair)
+        if found is None:
+            numbers = self.actions.lookup(action) & self.principals.lookup(principal)
+            found = tuple(self.rules[n] for n in sorted(numbers))
+            if len(self._pairs) >= 8192:
+                self._pairs.clear()  # bounded memo, not a decision cache
+            self._pairs[pair] = found
+        return found

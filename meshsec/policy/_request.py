@@ -1,0 +1,110 @@
+"""The request shape every authorizer decides on: subject, action, resource, context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from meshsec.context import SecurityContext
+from meshsec.policy._errors import PolicyConfigError
+
+
+def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _scopes(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+def _redacted(value: Mapping[str, Any]) -> str:
+    # Attribute names help debugging; values may be personal data.
+    return "{" + ", ".join(f"{k!r}: ..." for k in sorted(value)) + "}"
+
+
+@attrs.frozen(kw_only=True)
+class Subject:
+    """Who asks: the principal, the mTLS peer ID, verified claims and scopes."""
+
+    principal: str | None = None
+    peer_id: str | None = None
+    claims: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted)
+    scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_scopes)
+
+    @classmethod
+    def from_context(cls, context: SecurityContext) -> Subject:
+        """The caller of a security context (principal falls back to the peer ID)."""
+        return cls(
+            principal=context.principal if context.principal is not None else context.peer_id,
+            peer_id=context.peer_id,
+            claims=context.claims,
+            scopes=context.scopes,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Resource:
+    """What is acted on: ``type`` and ``id`` (matched as ``"type:id"``) and attributes.
+
+    Resources of type ``http`` carry a request path as id; the engine
+    normalizes it (:func:`normalize_path`) before matching.
+    """
+
+    type: str
+    id: str
+    attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted)
+
+    @classmethod
+    def parse(cls, text: str) -> Resource:
+        """``"payment:123"`` -> type ``payment``, id ``123`` (split at the first colon)."""
+        kind, sep, ident = text.partition(":")
+        if not sep:
+            raise PolicyConfigError(f"resource {text[:64]!r} is not of the form 'type:id'")
+        return cls(type=kind, id=ident)
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.id}"
+
+
+SubjectLike = Subject | SecurityContext | str | Mapping[str, Any] | None
+ResourceLike = Resource | str | Mapping[str, Any] | None
+
+_NO_RESOURCE = Resource(type="", id="")
+_ANONYMOUS = Subject()
+
+
+def to_subject(value: SubjectLike) -> Subject:
+    """Accept a Subject, a SecurityContext, a principal string or a mapping."""
+    if isinstance(value, Subject):
+        return value
+    if value is None:
+        return _ANONYMOUS
+    if isinstance(value, str):
+        return Subject(principal=value)
+    if isinstance(value, SecurityContext):
+        return Subject.from_context(value)
+    if isinstance(value, Mapping):
+        try:
+            return Subject(**dict(value))
+        except TypeError as exc:
+            raise PolicyConfigError(f"subject mapping has unknown keys: {exc}") from None
+    raise PolicyConfigError(f"cannot use a {type(value).__name__} as a policy subject")
+
+
+def to_resource(value: ResourceLike) -> Resource:
+    """Accept a Resource, a ``"type:id"`` string, a mapping, or None (no resource)."""
+    if isinstance(value, Resource):
+        return value
+    if value is None:
+        return _NO_RESOURCE
+    if isinstance(value, str):
+        return Resource.parse(value)
+    if isinstance(value, Mapping):
+        try:
+            return Resource(**dict(value))
+        except TypeError as exc:
+            raise PolicyConfigError(f"resource mapping has unknown keys: {exc}") from None
+    raise PolicyConfigError(f"cannot use a {type(value).__name__} as a policy resource")
