@@ -1,0 +1,32 @@
+"""Audit events as JSON log records on the ``meshsec.audit`` logger."""
+
+from __future__ import annotations
+
+import logging
+
+from meshsec.audit._event import SecurityEvent
+
+
+class LoggingSink:
+    """Log each event as one JSON object (the record's message) on ``meshsec.audit``.
+
+    The parsed dict is also attached as ``record.audit_event`` for handlers
+    that format structured logs themselves. Values are already escaped, and
+    the JSON is pure ASCII, so a message never carries a raw CR, LF or ESC.
+    meshsec adds no handler: route ``meshsec.audit`` where you want it.
+    """
+
+    __slots__ = ("_level", "_logger")
+
+    def __init__(self, *, logger: str = "meshsec.audit", level: int = logging.INFO) -> None:
+        self._logger = logging.getLogger(logger)
+        self._level = level
+
+    def emit(self, event: SecurityEvent) -> None:
+        if not self._logger.isEnabledFor(self._level):
+            return
+        self._logger.log(self._level, "%s", event.to_json(), extra={"audit_event": event.to_dict()})
+
+    def __repr__(self) -> str:
+        level = logging.getLevelName(self._level)
+        return f"LoggingSink(logger={self._logger.name!r}, level={level!r})"

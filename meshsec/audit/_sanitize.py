@@ -1,0 +1,161 @@
+"""Make every value safe before it reaches a sink: escape, bound, redact.
+
+Escaping defends against log injection (CWE-117): CR, LF and other control
+characters, ANSI escape sequences (ESC, 8-bit CSI), Unicode line separators,
+bidirectional overrides ("Trojan Source", CVE-2021-42574) and lone surrogates
+become visible ``\\xNN`` / ``\\uNNNN`` text, so a log viewer or terminal reading
+the message text never sees them raw. Redaction replaces secret-looking
+attribute keys and JWT / PEM-private-key values with ``[REDACTED]``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from meshsec.audit._errors import AuditEventError
+from meshsec.secret import REDACTED, Secret
+
+JsonScalar = str | int | float | bool | None
+
+MAX_TEXT: Final = 512
+MAX_NAME: Final = 128
+MAX_KEY: Final = 64
+MAX_VALUE: Final = 256
+MAX_ATTRIBUTES: Final = 32
+DROPPED_KEY: Final = "attributes_dropped"
+_ELLIPSIS: Final = "..."
+_INT_BOUND: Final = 2**63
+
+EMPTY: Final[Mapping[str, JsonScalar]] = MappingProxyType({})
+
+
+def _escape_map() -> dict[str, str]:
+    table = {chr(cp): f"\\x{cp:02x}" for cp in [*range(0x20), *range(0x7F, 0xA0)]}
+    # Line/paragraph separators, bidi controls and marks, BOM, lone surrogates.
+    wide = [0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F)]
+    wide += [*range(0x2066, 0x206A), 0xFEFF, *range(0xD800, 0xE000)]
+    table.update({chr(cp): f"\\u{cp:04x}" for cp in wide})
+    return table
+
+
+_ESCAPES: Final = _escape_map()
+_UNSAFE: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+# A JWS/JWE compact serialization starts with a base64url JSON header: "eyJ".
+_JWT: Final = re.compile(r"eyJ[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+")
+_PEM_PRIVATE: Final = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY")
+
+SECRET_WORDS: Final = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "authorization",
+    "cookie",
+    "key",
+    "credential",
+    "private",
+    "bearer",
+)
+# Names that contain a secret word but identify, never carry, a secret:
+# key-rotation events must still say which key they are about.
+SAFE_KEYS: Final = frozenset(
+    {
+        "kid",
+        "key_id",
+        "keyid",
+        "key_type",
+        "key_version",
+        "key_alg",
+        "key_algorithm",
+        "key_size",
+        "key_use",
+        "key_ops",
+        "key_thumbprint",
+        "key_fingerprint",
+        "public_key_thumbprint",
+        "public_key_fingerprint",
+        "token_type",
+        "token_id",
+        "token_use",
+    }
+)
+
+
+def escape(text: str) -> str:
+    """Replace every unsafe character by visible escape text (idempotent)."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(lambda m: _ESCAPES[m.group()], text)
+
+
+def looks_secret_value(text: str) -> bool:
+    """True for text that carries a JWT or a PEM private key anywhere in it."""
+    return ("eyJ" in text and _JWT.search(text) is not None) or (
+        "-----BEGIN" in text and _PEM_PRIVATE.search(text) is not None
+    )
+
+
+def looks_secret_key(name: str) -> bool:
+    """True for attribute names that look like they hold a secret."""
+    lowered = name.lower()
+    if lowered.replace("-", "_").replace(".", "_") in SAFE_KEYS:
+        return False
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def clean_text(value: object, limit: int = MAX_TEXT) -> str:
+    """Redact, escape and bound one text value."""
+    if isinstance(value, Secret):
+        return REDACTED
+    text = value if isinstance(value, str) else str(value)
+    if looks_secret_value(text):
+        return REDACTED
+    cut = len(text) > limit
+    if cut:
+        text = text[:limit]  # bound the work before escaping can grow it
+    text = escape(text)
+    if cut or len(text) > limit:
+        text = text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
+    return text
+
+
+def clean_optional(value: object, limit: int = MAX_TEXT) -> str | None:
+    return None if value is None else clean_text(value, limit)
+
+
+def clean_value(value: object) -> JsonScalar:
+    """An attribute value as a bounded, escaped JSON scalar."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value) if -_INT_BOUND <= value < _INT_BOUND else "<int out of range>"
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str | Secret):
+        return clean_text(value, MAX_VALUE)
+    # Never str() an arbitrary object: its text could be a key or a token.
+    return f"<{type(value).__name__}>"
+
+
+def clean_attributes(attributes: Mapping[str, object] | None) -> Mapping[str, JsonScalar]:
+    """A frozen, bounded, redacted copy of an attribute map."""
+    if attributes is None:
+        return EMPTY
+    if not isinstance(attributes, Mapping):
+        raise AuditEventError("audit attributes must be a mapping of names to JSON scalars")
+    items = list(attributes.items())
+    keep = items if len(items) <= MAX_ATTRIBUTES else items[: MAX_ATTRIBUTES - 1]
+    cleaned: dict[str, JsonScalar] = {}
+    for key, value in keep:
+        name = clean_text(key, MAX_KEY)
+        cleaned[name] = REDACTED if looks_secret_key(name) else clean_value(value)
+    if len(keep) < len(items):
+        cleaned[DROPPED_KEY] = len(items) - len(keep)
+    return MappingProxyType(cleaned)
