@@ -21,6 +21,7 @@ __all__ = ["main"]
 _COMMAND_MODULES = (
     "meshsec.cli._demo",
     "meshsec.cli._audit",
+    "meshsec.cli._policy",
 )
 
 

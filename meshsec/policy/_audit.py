@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     from meshsec.policy._decision import Decision
 
 
+def enabled() -> bool:
+    return audit.enabled()
+
+
 def decision(
     decision: Decision, *, action: str, actor: str | None, target: str, cached: bool
 ) -> None:

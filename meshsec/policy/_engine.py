@@ -240,6 +240,8 @@ class Engine:
         *,
         cached: bool,
     ) -> None:
+        if not _audit.enabled():
+            return
         if decision.allowed and self._sample < 1.0 and self._random.random() >= self._sample:
             return
         _audit.decision(

@@ -7,13 +7,16 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from meshsec.policy._conditions import OPERATORS, Check, compile_condition
 from meshsec.policy._errors import PolicyConfigError
 from meshsec.policy._glob import MAX_STARS, star_count
+
+if TYPE_CHECKING:
+    from meshsec.tokens import KeySet, SigningKey
 
 FORMAT_VERSION = 1
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
@@ -106,6 +109,27 @@ class PolicySet:
     def from_file(cls, path: str | Path) -> PolicySet:
         """Load ``.json``, or ``.yaml``/``.yml`` (extra ``meshsec[yaml]``)."""
         return _build(load_document(Path(path)))
+
+    @classmethod
+    def from_bundle(cls, path: str | Path, *, keys: KeySet) -> PolicySet:
+        """Load a signed bundle; only a valid detached JWS by a key in ``keys`` is accepted.
+
+        Raises PolicyBundleError (unsigned, tampered, untrusted) or
+        PolicyConfigError (the signed document itself is invalid).
+        """
+        from meshsec.policy._bundle import bundle_from_bytes
+
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise PolicyConfigError(f"cannot read policy bundle {path}: {exc.strerror}") from None
+        return bundle_from_bytes(data, keys)
+
+    def to_bundle(self, key: SigningKey) -> bytes:
+        """This policy as a signed bundle (JSON bytes), signed by the private ``key``."""
+        from meshsec.policy._bundle import sign_bundle
+
+        return sign_bundle(self, key)
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:
