@@ -68,7 +68,7 @@ def test_path_bypass_of_admin_deny_fails(http_engine, path: str) -> None:
         "/admin;jsessionid=1",
         "/\\admin",
         "/admin\x00",
-        "/\uff41\uff44\uff4d\uff49\uff4e"  # fullwidth "admin",
+        "/\uff41\uff44\uff4d\uff49\uff4e",  # fullwidth "admin"
         "/%EF%BC%A1dmin",
         "/%ff",
         "admin",
