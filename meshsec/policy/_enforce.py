@@ -146,7 +146,7 @@ def require_scopes(*scopes: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R
                 "rule_id": None,
                 "policy_version": None,
                 "effect": "deny",
-                "missing_scopes": sorted(needed - caller.scopes),
+                "missing_scopes": " ".join(sorted(needed - caller.scopes)),
             },
         )
         raise AccessDenied(decision_id, "missing required scopes")
