@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from meshsec.policy._errors import PolicyConfigError
 from meshsec.policy._model import MAX_DOCUMENT_BYTES, PolicySet, parse_json, parse_yaml
 
 Listener = Callable[[PolicySet], None]
+_SETTLE_SECONDS = 2.0
 
 
 class PolicyStore:
@@ -169,7 +171,10 @@ class PolicyStore:
         try:
             stat = path.stat()
             fingerprint = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-            if fingerprint == self._fingerprint:
+            # File times are coarse (a few ms): two writes in one tick can share
+            # an mtime, so a fresh file is always read and compared by digest.
+            settled = time.time() - stat.st_mtime > _SETTLE_SECONDS
+            if settled and fingerprint == self._fingerprint:
                 return None
             data = path.read_bytes()
         except OSError as exc:
