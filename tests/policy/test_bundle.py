@@ -113,7 +113,7 @@ def test_store_keeps_last_good_on_badly_signed_update(tmp_path, key, trusted) ->
     with audit.capture() as events:
         assert store.poll() is False
     assert store.current == POLICY
-    failure = [e for e in events if e.category == audit.Category.CONFIGURATION][0]
+    failure = next(e for e in events if e.category == audit.Category.CONFIGURATION)
     assert failure.outcome == audit.Outcome.FAILURE
     assert failure.reason == "policy.bad_bundle"
     newer = policy(rule("a", resources=["doc:1"]))

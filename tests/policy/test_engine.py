@@ -92,8 +92,10 @@ def test_every_decision_emits_an_authorization_event() -> None:
     ]
     first, second, third = (e.attributes for e in events)
     assert first["decision_id"] == allowed.decision_id
-    assert second["rule_id"] == "d" and second["policy_version"] == denied.policy_version
-    assert third["decision_id"] == again.decision_id and third["cached"] is True
+    assert second["rule_id"] == "d"
+    assert second["policy_version"] == denied.policy_version
+    assert third["decision_id"] == again.decision_id
+    assert third["cached"] is True
     assert events[1].actor == "alice"
     assert events[1].target == "doc:secret"
     assert events[1].reason == "policy.denied"
@@ -160,11 +162,13 @@ def test_explain_traces_every_rule() -> None:
     traces = {t.rule_id: t for t in explanation.rules}
     assert [t.rule_id for t in explanation.rules] == ["a", "b", "c"]
     assert traces["a"].matched
-    assert not traces["b"].matched and "action matches no pattern" in traces["b"].detail
+    assert not traces["b"].matched
+    assert "action matches no pattern" in traces["b"].detail
     assert not traces["c"].matched
     assert 'when context.n eq "3": type mismatch' in traces["c"].detail
     text = explanation.render()
-    assert "ALLOW" in text and "[MATCH] a" in text
+    assert "ALLOW" in text
+    assert "[MATCH] a" in text
 
 
 def test_security_context_is_accepted_as_subject() -> None:

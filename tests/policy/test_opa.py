@@ -130,17 +130,22 @@ def fixed(status: int, body: bytes, delay: float = 0.0) -> Evaluate:
     ],
 )
 def test_fail_closed_on_anything_but_true(status, body, allowed) -> None:
-    with serve(handle_post=data_api(fixed(status, body))) as base:
-        with OpaAuthorizer(base, "x/allow") as opa, audit.capture() as events:
-            decision = opa.decide(READER, "read", "doc:1")
+    with (
+        serve(handle_post=data_api(fixed(status, body))) as base,
+        OpaAuthorizer(base, "x/allow") as opa,
+        audit.capture() as events,
+    ):
+        decision = opa.decide(READER, "read", "doc:1")
     assert decision.allowed is allowed
     assert events[0].outcome == (audit.Outcome.SUCCESS if allowed else audit.Outcome.DENIED)
 
 
 def test_timeout_fails_closed() -> None:
-    with serve(handle_post=data_api(fixed(200, b'{"result": true}', delay=0.5))) as base:
-        with OpaAuthorizer(base, "x/allow", timeout=(0.5, 0.1)) as opa:
-            decision = opa.decide(READER, "read", "doc:1")
+    with (
+        serve(handle_post=data_api(fixed(200, b'{"result": true}', delay=0.5))) as base,
+        OpaAuthorizer(base, "x/allow", timeout=(0.5, 0.1)) as opa,
+    ):
+        decision = opa.decide(READER, "read", "doc:1")
     assert not decision.allowed
     assert "unreachable" in decision.reasons[0]
 

@@ -125,21 +125,23 @@ class _Origin:
 def test_https_url_with_etag(tmp_path) -> None:
     origin = _Origin(doc(rule("a")))
     cert, key = self_signed(tmp_path)
-    with serve(origin, tls=(cert, key)) as base:
-        with PolicyStore(f"{base}/policy.json", verify=str(cert)) as store:
-            eng = Engine(store)
-            assert eng.decide("u", "r", "d:1").allowed
+    with (
+        serve(origin, tls=(cert, key)) as base,
+        PolicyStore(f"{base}/policy.json", verify=str(cert)) as store,
+    ):
+        eng = Engine(store)
+        assert eng.decide("u", "r", "d:1").allowed
+        assert store.poll() is False
+        assert origin.requests[-1] is not None  # sent If-None-Match, got 304
+        origin.body = doc(rule("a"), rule("d", "deny"))
+        assert store.poll() is True
+        assert not eng.decide("u", "r", "d:1").allowed
+        good = store.current
+        origin.status = 500
+        with audit.capture() as events:
             assert store.poll() is False
-            assert origin.requests[-1] is not None  # sent If-None-Match, got 304
-            origin.body = doc(rule("a"), rule("d", "deny"))
-            assert store.poll() is True
-            assert not eng.decide("u", "r", "d:1").allowed
-            good = store.current
-            origin.status = 500
-            with audit.capture() as events:
-                assert store.poll() is False
-            assert store.current is good
-            assert events[0].outcome == audit.Outcome.FAILURE
+        assert store.current is good
+        assert events[0].outcome == audit.Outcome.FAILURE
 
 
 def test_https_with_untrusted_certificate_fails(tmp_path) -> None:
@@ -153,7 +155,10 @@ def test_plain_http_needs_the_unsafe_flag(tmp_path) -> None:
     with pytest.raises(PolicyConfigError, match="https"):
         PolicyStore("http://127.0.0.1:9/policy.json")
     origin = _Origin(doc(rule("a")))
-    with serve(origin) as base, audit.capture() as events:
-        with PolicyStore(f"{base}/p.json", unsafe_allow_http=True) as store:
-            assert store.current.rules[0].id == "a"
+    with (
+        serve(origin) as base,
+        audit.capture() as events,
+        PolicyStore(f"{base}/p.json", unsafe_allow_http=True) as store,
+    ):
+        assert store.current.rules[0].id == "a"
     assert events[0].action == "policy.unsafe_allow_http"
