@@ -10,8 +10,8 @@ if TYPE_CHECKING:
     from meshsec.policy._decision import Decision
 
 
-def enabled() -> bool:
-    return audit.enabled()
+# Re-bound, not wrapped: it is called on every decision.
+enabled = audit.enabled
 
 
 def decision(

@@ -24,7 +24,7 @@ from meshsec.policy._decision import Decision
 from meshsec.policy._engine import actor_of, target_of
 from meshsec.policy._errors import PolicyConfigError
 from meshsec.policy._paths import normalize_path
-from meshsec.policy._request import ResourceLike, SubjectLike, to_resource, to_subject
+from meshsec.policy._request import ResourceLike, SubjectLike, thaw, to_resource, to_subject
 
 _ENTITY_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*")
 
@@ -134,7 +134,7 @@ class CedarAuthorizer:
         rtype = res.type or "Resource"
         if not _ENTITY_TYPE.fullmatch(rtype):
             raise PolicyConfigError("resource type is not a Cedar entity type")
-        claims = dict(subj.claims)
+        claims = thaw(subj.claims)
         roles = claims.pop(self._roles_claim, [])
         if isinstance(roles, str) or not isinstance(roles, list | tuple):
             roles = []
@@ -146,14 +146,14 @@ class CedarAuthorizer:
                 "attrs": _json_safe(claims),
                 "parents": [{"type": self._role_type, "id": str(r)} for r in roles],
             },
-            {"uid": resource_uid, "attrs": _json_safe(dict(res.attributes)), "parents": []},
+            {"uid": resource_uid, "attrs": _json_safe(thaw(res.attributes)), "parents": []},
         ]
         entities = self._entities.with_added_json_str(json.dumps(delta))
         request = {
             "principal": principal,
             "action": {"type": "Action", "id": action},
             "resource": resource_uid,
-            "context": dict(context or {}),
+            "context": thaw(context or {}),
         }
         return request, entities
 
@@ -170,4 +170,4 @@ def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
             return all(isinstance(k, str) and ok(v) for k, v in value.items())
         return False
 
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items() if ok(v)}
+    return {k: v for k, v in values.items() if ok(v)}

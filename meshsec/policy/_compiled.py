@@ -12,7 +12,17 @@ from meshsec.policy._model import Condition, PolicySet, Rule
 
 
 class CompiledRule:
-    __slots__ = ("checks", "dry", "effect", "id", "match_resource", "obligations", "rule")
+    __slots__ = (
+        "checks",
+        "dry",
+        "effect",
+        "id",
+        "match_action",
+        "match_principal",
+        "match_resource",
+        "obligations",
+        "rule",
+    )
 
     def __init__(self, rule: Rule, *, set_dry_run: bool) -> None:
         self.rule = rule
@@ -21,7 +31,9 @@ class CompiledRule:
         self.dry = set_dry_run or rule.mode == "dry_run"
         self.obligations: Mapping[str, Any] = rule.obligations
         self.checks: tuple[tuple[Condition, Check], ...] = tuple((c, c.check) for c in rule.when)
-        self.match_resource = _resource_matcher(rule.resources)
+        self.match_resource = pattern_matcher(rule.resources)
+        self.match_action = pattern_matcher(rule.actions)
+        self.match_principal = pattern_matcher(rule.principals)
 
     def conditions_hold(self, req: EvalRequest, notes: list[str]) -> bool:
         for condition, check in self.checks:
@@ -33,13 +45,20 @@ class CompiledRule:
         return True
 
 
-def _resource_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
-    if "*" in patterns:
-        return lambda _key: True
+def _always(_value: str) -> bool:
+    return True
+
+
+def pattern_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """One closure for a rule's pattern list, specialised for the common shapes."""
+    if any(p.strip("*") == "" for p in patterns):
+        return _always
     literals = frozenset(p for p in patterns if is_literal(p))
     globs = tuple(compile_glob(p) for p in patterns if not is_literal(p))
     if not globs:
         return literals.__contains__
+    if not literals and len(globs) == 1:
+        return globs[0]
     return lambda key: key in literals or any(match(key) for match in globs)
 
 
@@ -58,12 +77,26 @@ class CompiledPolicy:
         self._pairs: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
 
     def candidates(self, action: str, principal: str) -> tuple[CompiledRule, ...]:
+        """Rules whose action and principal patterns both match, in id order."""
         pair = (action, principal)
         found = self._pairs.get(pair)
         if found is None:
-            numbers = self.actions.lookup(action) & self.principals.lookup(principal)
-            found = tuple(self.rules[n] for n in sorted(numbers))
+            found = self._candidates(action, principal)
             if len(self._pairs) >= 8192:
                 self._pairs.clear()  # bounded memo, not a decision cache
             self._pairs[pair] = found
         return found
+
+    def _candidates(self, action: str, principal: str) -> tuple[CompiledRule, ...]:
+        # Start from the smaller side and test the other side's patterns per
+        # rule, so the cost is bounded by the fewer rules that could match.
+        by_action = self.actions.lookup(action)
+        by_principal = self.principals.lookup(principal)
+        action_size = len(by_action) + len(self.actions.universal)
+        if action_size <= len(by_principal) + len(self.principals.universal):
+            pool = by_action | self.actions.universal
+            keep = [n for n in pool if self.rules[n].match_principal(principal)]
+        else:
+            pool = by_principal | self.principals.universal
+            keep = [n for n in pool if self.rules[n].match_action(action)]
+        return tuple(self.rules[n] for n in sorted(keep))

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, tzinfo
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -78,9 +79,8 @@ class EvalRequest:
         "scopes",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917  positional on purpose: built on every decision
         self,
-        *,
         principal: str | None,
         peer_id: str | None,
         claims: Mapping[str, Any],
@@ -101,9 +101,13 @@ Getter = Callable[[EvalRequest], Any]
 Check = Callable[[EvalRequest], int]
 
 
+_PLAIN_MAPPINGS = (dict, MappingProxyType)
+
+
 def _dig(root: Any, path: tuple[str, ...]) -> Any:
     for part in path:
-        if not isinstance(root, Mapping):
+        # Exact type test first: ABC isinstance checks cost more than the lookup.
+        if type(root) not in _PLAIN_MAPPINGS and not isinstance(root, Mapping):
             return MISSING_VALUE
         root = root.get(part, MISSING_VALUE)
         if root is MISSING_VALUE:
@@ -291,11 +295,32 @@ def _validated_operand(op: str, value: Any, where: str) -> Any:
 
 
 def _with_value(getter: Getter, value: Any, op: Callable[[Any, Any], int]) -> Check:
+    if op is _contains and isinstance(value, str):
+        return _contains_text(getter, value)
+
     def check(req: EvalRequest) -> int:
         a = getter(req)
         if a is MISSING_VALUE:
             return MISSING
         return op(a, value)
+
+    return check
+
+
+def _contains_text(getter: Getter, value: str) -> Check:
+    """``contains`` with a string operand, the common role check, without per-item typing.
+
+    ``in`` on a list compares with ``==``, and only a str equals a str, so
+    the membership test alone is exact here.
+    """
+
+    def check(req: EvalRequest) -> int:
+        a = getter(req)
+        if a is MISSING_VALUE:
+            return MISSING
+        if isinstance(a, tuple | list | frozenset | set | str):
+            return TRUE if value in a else FALSE
+        return MISMATCH
 
     return check
 

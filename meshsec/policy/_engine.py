@@ -114,18 +114,21 @@ class Engine:
         a mapping. Emits one ``authorization`` audit event.
         """
         state = self._state
-        key = _cache_key(subject, action, resource, context) if state.cache is not None else None
+        cache = state.cache
+        key = _cache_key(subject, action, resource, context) if cache is not None else None
         if key is not None:
-            hit = state.cache.get(key)  # type: ignore[union-attr]
+            hit = cache.get(key)  # type: ignore[union-attr]
             if hit is not None:
-                self._audit(hit, subject, action, resource, cached=True)
+                if _audit.enabled():
+                    self._audit(hit, subject, action, resource, cached=True)
                 return hit
         decision, clock_used = self._decide_uncached(
             state.compiled, subject, action, resource, context
         )
         if key is not None and not clock_used:
-            state.cache.put(key, decision)  # type: ignore[union-attr]
-        self._audit(decision, subject, action, resource, cached=False)
+            cache.put(key, decision)  # type: ignore[union-attr]
+        if _audit.enabled():
+            self._audit(decision, subject, action, resource, cached=False)
         return decision
 
     def _decide_uncached(
@@ -160,24 +163,30 @@ class Engine:
         if not isinstance(action, str):
             raise PolicyConfigError("action must be a string")
         ctx: Mapping[str, Any] = _EMPTY if context is None else context
-        if not isinstance(ctx, Mapping):
+        if type(ctx) is not dict and not isinstance(ctx, Mapping):
             raise PolicyConfigError("context must be a mapping")
         rid = res.id
         if res.type == "http":
             rid = normalize_path(rid, case_sensitive=compiled.case_sensitive_paths)
-        if _too_big(subj, action, res.type, rid, ctx, res.attributes):
+        if (
+            _facts(subj)[1]
+            or _facts(res)[1]
+            or len(action) > MAX_ATTRIBUTE_LENGTH
+            or len(rid) > MAX_ATTRIBUTE_LENGTH
+            or (ctx and _oversize(ctx, [_MAX_CONTEXT_ITEMS]))
+        ):
             return None, ""
         req = EvalRequest(
-            principal=subj.principal,
-            peer_id=subj.peer_id,
-            claims=subj.claims,
-            scopes=subj.scopes,
-            action=action,
-            rtype=res.type,
-            rid=rid,
-            rattrs=res.attributes,
-            context=ctx,
-            clock=self._clock,
+            subj.principal,
+            subj.peer_id,
+            subj.claims,
+            subj.scopes,
+            action,
+            res.type,
+            rid,
+            res.attributes,
+            ctx,
+            self._clock,
         )
         return req, f"{res.type}:{rid}"
 
@@ -317,42 +326,42 @@ def _any_glob(patterns: tuple[str, ...], value: str, label: str, detail: list[st
     return hit is not None
 
 
+def _facts(value: Subject | Resource) -> tuple[Hashable | None, bool]:
+    """(cache key part, oversize?) of an immutable request object, computed once."""
+    facts: tuple[Hashable | None, bool] | None = value._facts
+    if facts is None:
+        if isinstance(value, Subject):
+            texts: tuple[str, ...] = (value.principal or "", value.peer_id or "")
+            parts: tuple[Any, ...] = (value.principal, value.peer_id, value.claims, value.scopes)
+            nested: Mapping[str, Any] = value.claims
+        else:
+            texts = (value.type, value.id)
+            parts = (value.type, value.id, value.attributes)
+            nested = value.attributes
+        try:
+            key: Hashable | None = freeze(parts)
+        except Uncacheable:
+            key = None
+        big = any(len(t) > MAX_ATTRIBUTE_LENGTH for t in texts) or (
+            bool(nested) and _oversize(nested, [_MAX_CONTEXT_ITEMS])
+        )
+        facts = (key, big)
+        object.__setattr__(value, "_facts", facts)  # a private memo on a frozen value
+    return facts
+
+
 def _cache_key(
     subject: SubjectLike, action: str, resource: ResourceLike, context: Mapping[str, Any] | None
 ) -> Hashable | None:
     try:
-        if isinstance(subject, Subject):
-            s: Hashable = (
-                subject.principal,
-                subject.peer_id,
-                freeze(subject.claims),
-                subject.scopes,
-            )
-        else:
-            s = freeze(subject)
-        if isinstance(resource, Resource):
-            r: Hashable = (resource.type, resource.id, freeze(resource.attributes))
-        else:
-            r = freeze(resource)
+        s = _facts(subject)[0] if isinstance(subject, Subject) else freeze(subject)
+        r = _facts(resource)[0] if isinstance(resource, Resource) else freeze(resource)
+        if s is None or (r is None and resource is not None):
+            return None
         c = None if context is None else freeze(context)
         return (s, freeze(action), r, c)
     except Uncacheable:
         return None
-
-
-def _too_big(  # noqa: PLR0917  private helper over one request's parts
-    subject: Subject,
-    action: str,
-    rtype: str,
-    rid: str,
-    context: Mapping[str, Any],
-    rattrs: Mapping[str, Any],
-) -> bool:
-    for text in (subject.principal or "", subject.peer_id or "", action, rtype, rid):
-        if len(text) > MAX_ATTRIBUTE_LENGTH:
-            return True
-    budget = [_MAX_CONTEXT_ITEMS]
-    return any(_oversize(m, budget) for m in (context, subject.claims, rattrs) if m)
 
 
 def _oversize(value: Any, budget: list[int], depth: int = 0) -> bool:

@@ -16,22 +16,31 @@ _MEMO_LIMIT = 8192
 
 
 class PatternIndex:
-    """Maps a request value to the frozenset of rule numbers whose patterns match it."""
+    """Maps a request value to the frozenset of rule numbers whose patterns match it.
+
+    Rules with a bare ``*`` pattern match every value; they are kept apart in
+    ``universal`` so that a lookup never has to copy them.
+    """
 
     def __init__(self, entries: Iterable[tuple[int, Iterable[str]]]) -> None:
         self._exact: dict[str, set[int]] = {}
         self._globs: dict[str, list[tuple[Callable[[str], object], int]]] = {}
+        universal: set[int] = set()
         for number, patterns in entries:
             for pattern in patterns:
-                if is_literal(pattern):
+                if pattern.strip("*") == "":
+                    universal.add(number)
+                elif is_literal(pattern):
                     self._exact.setdefault(pattern, set()).add(number)
                 else:
                     bucket = self._globs.setdefault(literal_prefix(pattern), [])
                     bucket.append((compile_glob(pattern), number))
+        self.universal = frozenset(universal)
         self._lengths = sorted({len(prefix) for prefix in self._globs})
         self._memo: dict[str, frozenset[int]] = {}
 
     def lookup(self, value: str) -> frozenset[int]:
+        """Rules whose non-universal patterns match ``value`` (add ``universal`` yourself)."""
         found = self._memo.get(value)
         if found is None:
             found = self._compute(value)
@@ -42,10 +51,11 @@ class PatternIndex:
 
     def _compute(self, value: str) -> frozenset[int]:
         result = set(self._exact.get(value, ()))
+        result -= self.universal
         for length in self._lengths:
             if length > len(value):
                 break
             for match, number in self._globs.get(value[:length], ()):
-                if match(value):
+                if number not in self.universal and match(value):
                     result.add(number)
         return frozenset(result)

@@ -22,7 +22,7 @@ from meshsec.policy._decision import Decision
 from meshsec.policy._engine import actor_of, target_of
 from meshsec.policy._errors import PolicyConfigError
 from meshsec.policy._paths import normalize_path
-from meshsec.policy._request import ResourceLike, SubjectLike, to_resource, to_subject
+from meshsec.policy._request import ResourceLike, SubjectLike, thaw, to_resource, to_subject
 
 _PATH = re.compile(r"[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*")
 _LOOPBACK = frozenset(("127.0.0.1", "::1", "localhost"))
@@ -162,10 +162,10 @@ def opa_input(
         "subject": {
             "principal": subj.principal,
             "peer_id": subj.peer_id,
-            "claims": dict(subj.claims),
+            "claims": thaw(subj.claims),
             "scopes": sorted(subj.scopes),
         },
         "action": action,
-        "resource": {"type": res.type, "id": rid, "attributes": dict(res.attributes)},
-        "context": dict(context or {}),
+        "resource": {"type": res.type, "id": rid, "attributes": thaw(res.attributes)},
+        "context": thaw(context or {}),
     }

@@ -11,9 +11,40 @@ import attrs
 from meshsec.context import SecurityContext
 from meshsec.policy._errors import PolicyConfigError
 
+_MAX_DEPTH = 32
+
+
+def deep_freeze(value: Any, depth: int = 0) -> Any:
+    """Read-only copy: mappings become mapping proxies, lists tuples, sets frozensets.
+
+    Requests are immutable all the way down, so a decision (and its cache
+    entry) can never be invalidated by someone mutating a nested list later.
+    """
+    if depth > _MAX_DEPTH:
+        raise PolicyConfigError(f"request attributes nest deeper than {_MAX_DEPTH} levels")
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: deep_freeze(v, depth + 1) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(deep_freeze(v, depth + 1) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(deep_freeze(v, depth + 1) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain JSON-shaped data (dicts and lists) from frozen request data."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [thaw(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((thaw(v) for v in value), key=repr)
+    return value
+
 
 def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
+    frozen: Mapping[str, Any] = deep_freeze(dict(value))
+    return frozen
 
 
 def _scopes(value: Iterable[str]) -> frozenset[str]:
@@ -33,6 +64,8 @@ class Subject:
     peer_id: str | None = None
     claims: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted)
     scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_scopes)
+    # Computed once on first use by the engine (cache key, size check).
+    _facts: Any = attrs.field(init=False, default=None, eq=False, repr=False)
 
     @classmethod
     def from_context(cls, context: SecurityContext) -> Subject:
@@ -56,6 +89,7 @@ class Resource:
     type: str
     id: str
     attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted)
+    _facts: Any = attrs.field(init=False, default=None, eq=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> Resource:
