@@ -1,6 +1,7 @@
 # Two commands matter: `make demo` and `make test`. Both bootstrap .venv on a
 # fresh machine that has only Python 3.11+ and make.
 PYTHON ?= python3
+SOURCES = $(wildcard meshsec tests examples benchmarks)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -22,8 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check meshsec tests examples benchmarks
-	$(BIN)/ruff format --check meshsec tests examples benchmarks
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -75,8 +75,9 @@ class ChainMac:
 def _key_bytes(key: AuditKey | None) -> bytes | None:
     if key is None:
         return None
+    # A bare str is refused: keys travel as bytes or wrapped in Secret.
     value = key.reveal() if isinstance(key, Secret) else key
-    if isinstance(value, str):
+    if isinstance(key, Secret) and isinstance(value, str):
         value = value.encode("utf-8")
     if not isinstance(value, bytes):
         raise AuditKeyError("an audit key must be bytes or a Secret holding str or bytes")
@@ -85,14 +86,15 @@ def _key_bytes(key: AuditKey | None) -> bytes | None:
     return value
 
 
-def encode_line(event_json: str, *, seq: int, prev: bytes, chain: ChainMac) -> bytes:
-    """One chained line (with its newline); its MAC is ``line[-67:-3]`` as hex.
+def encode_line(event_json: str, *, seq: int, prev: bytes, chain: ChainMac) -> tuple[bytes, bytes]:
+    """One chained line (with its newline) and its MAC.
 
     ``event_json`` is a pure-ASCII JSON object (``SecurityEvent.to_json()``).
     """
     content = f'{event_json[:-1]},"seq":{seq},"alg":"{chain.alg}","prev":"{prev.hex()}"}}'
     raw = content.encode("ascii")
-    return b'%s,"mac":"%s"}\n' % (raw[:-1], chain.line(prev, raw).hex().encode("ascii"))
+    mac = chain.line(prev, raw)
+    return b'%s,"mac":"%s"}\n' % (raw[:-1], mac.hex().encode("ascii")), mac
 
 
 @attrs.frozen(kw_only=True)
@@ -111,7 +113,7 @@ def parse_line(line: bytes) -> ParsedLine | None:
         return None
     try:
         data = json.loads(match.group(1) + b"}")
-    except ValueError:
+    except (ValueError, RecursionError):  # hostile nesting must not crash the verifier
         return None
     if not isinstance(data, dict):
         return None
@@ -191,7 +193,7 @@ def _checkpoint_body(content: bytes) -> tuple[int, bytes, str] | None:
     try:
         body = json.loads(content)
         lines, head, alg = body["lines"], bytes.fromhex(body["head"]), body["alg"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if type(lines) is not int or lines < 0 or len(head) != 32 or not isinstance(alg, str):
         return None

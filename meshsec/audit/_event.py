@@ -157,7 +157,7 @@ class SecurityEvent:
         the file sink serializes every event on the caller's thread.
         """
         head = _ocsf.ocsf_json_head(self.category, self.action, self.outcome)
-        q = _quote
+        q = _quote  # a local name: this runs once per event on the caller's thread
         return (
             f'{head},"time":{(self.timestamp - _EPOCH) // _MS},'
             f'"status_detail":{q(self.reason)},'

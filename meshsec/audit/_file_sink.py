@@ -64,6 +64,7 @@ class JsonlFileSink:
         self._fsync = fsync
         self._every = checkpoint_every
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self._file: BinaryIO | None = _open_locked(self._path)
         try:
             self._lines, self._head = _resume(self._file, self._path, self._chain)
@@ -86,7 +87,10 @@ class JsonlFileSink:
     def _append(self, data: str) -> None:
         if self._file is None:
             raise AuditFileError("the audit file sink is closed")
-        line = encode_line(data, seq=self._lines + 1, prev=self._head, chain=self._chain)
+        if os.getpid() != self._pid:
+            # Parent and child would interleave two chains in one file.
+            raise AuditFileError("an audit file sink cannot be used after fork(); open a new one")
+        line, mac = encode_line(data, seq=self._lines + 1, prev=self._head, chain=self._chain)
         try:
             self._file.write(line)
             if self._fsync:
@@ -94,7 +98,7 @@ class JsonlFileSink:
         except OSError as exc:
             raise AuditFileError(f"cannot append to the audit file: {exc.strerror}") from None
         self._lines += 1
-        self._head = bytes.fromhex(line[-67:-3].decode("ascii"))
+        self._head = mac
         self._since_checkpoint += 1
         if self._since_checkpoint >= self._every:
             self._checkpoint()
@@ -140,7 +144,9 @@ def _open_locked(path: Path) -> BinaryIO:
     try:
         # Unbuffered: each line is one write(2) on an O_APPEND descriptor, so a
         # crash loses at most the line being written and readers never see half.
-        handle: BinaryIO = open(path, "ab", buffering=0)  # noqa: SIM115  # owned by the sink
+        # Owner-only permissions on creation: the trail names users and resources.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        handle: BinaryIO = os.fdopen(fd, "ab", buffering=0)
     except OSError as exc:
         raise AuditFileError(f"cannot open audit file {path.name!r}: {exc.strerror}") from None
     if fcntl is not None:
@@ -160,9 +166,14 @@ def _resume(handle: BinaryIO, path: Path, chain: ChainMac) -> tuple[int, bytes]:
     checkpoint = read_checkpoint(path, chain)
     if size == 0 and checkpoint.status == "missing":
         return 0, GENESIS
+    if checkpoint.status == "invalid" and checkpoint.alg not in (None, chain.alg):
+        raise AuditKeyError(
+            f"{path.name!r} is a {checkpoint.alg} chain: open it with the matching key setting"
+        )
     if checkpoint.status != "ok":
         raise AuditChainError(
-            f"the checkpoint of {path.name!r} is {checkpoint.status} under this key; "
+            f"the checkpoint of {path.name!r} is {checkpoint.status} under this key "
+            "(wrong key, or tampered); "
             "run 'meshsec audit verify', then archive the file and start a new one"
         )
     lines, last = _count_and_last_line(path)

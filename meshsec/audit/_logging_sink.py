@@ -10,10 +10,11 @@ from meshsec.audit._event import SecurityEvent
 class LoggingSink:
     """Log each event as one JSON object (the record's message) on ``meshsec.audit``.
 
-    The parsed dict is also attached as ``record.audit_event`` for handlers
-    that format structured logs themselves. Values are already escaped, and
-    the JSON is pure ASCII, so a message never carries a raw CR, LF or ESC.
-    meshsec adds no handler: route ``meshsec.audit`` where you want it.
+    The event itself is attached as ``record.audit_event`` for handlers that
+    format structured logs themselves (``record.audit_event.to_dict()``).
+    Values are already escaped, and the JSON is pure ASCII, so a message
+    never carries a raw CR, LF or ESC. meshsec adds no handler: route
+    ``meshsec.audit`` where you want it.
     """
 
     __slots__ = ("_level", "_logger")
@@ -25,7 +26,7 @@ class LoggingSink:
     def emit(self, event: SecurityEvent) -> None:
         if not self._logger.isEnabledFor(self._level):
             return
-        self._logger.log(self._level, "%s", event.to_json(), extra={"audit_event": event.to_dict()})
+        self._logger.log(self._level, "%s", event.to_json(), extra={"audit_event": event})
 
     def __repr__(self) -> str:
         level = logging.getLevelName(self._level)

@@ -10,6 +10,7 @@ attribute keys and JWT / PEM-private-key values with ``[REDACTED]``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping
@@ -49,6 +50,10 @@ _UNSAFE: Final = re.compile(
 # A JWS/JWE compact serialization starts with a base64url JSON header: "eyJ".
 _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+")
 _PEM_PRIVATE: Final = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY")
+_NOT_ALNUM: Final = re.compile(r"[\W_]+")
+# HTTP credentials (RFC 6750 Bearer, RFC 7617 Basic) and userinfo in URLs.
+_HTTP_CREDENTIAL: Final = re.compile(r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_URL_USERINFO: Final = re.compile(r"://[^/\s@:]*:[^/\s@]*@")
 
 SECRET_WORDS: Final = (
     "token",
@@ -96,18 +101,27 @@ def escape(text: str) -> str:
 
 
 def looks_secret_value(text: str) -> bool:
-    """True for text that carries a JWT or a PEM private key anywhere in it."""
-    return ("eyJ" in text and _JWT.search(text) is not None) or (
-        "-----BEGIN" in text and _PEM_PRIVATE.search(text) is not None
+    """True for text carrying a JWT, a PEM private key, an HTTP Bearer/Basic
+    credential or a password in a URL, anywhere in it."""
+    return (
+        ("eyJ" in text and _JWT.search(text) is not None)
+        or ("-----BEGIN" in text and _PEM_PRIVATE.search(text) is not None)
+        or ("@" in text and _URL_USERINFO.search(text) is not None)
+        or _HTTP_CREDENTIAL.search(text) is not None
     )
 
 
 def looks_secret_key(name: str) -> bool:
-    """True for attribute names that look like they hold a secret."""
+    """True for attribute names that look like they hold a secret.
+
+    Separators and control characters are ignored, so ``pass\nword`` or
+    ``x-Api.Key`` cannot slip past the word list.
+    """
     lowered = name.lower()
     if lowered.replace("-", "_").replace(".", "_") in SAFE_KEYS:
         return False
-    return any(word in lowered for word in SECRET_WORDS)
+    compact = _NOT_ALNUM.sub("", lowered)
+    return any(word in lowered or word in compact for word in SECRET_WORDS)
 
 
 def clean_text(value: object, limit: int = MAX_TEXT) -> str:
@@ -115,11 +129,13 @@ def clean_text(value: object, limit: int = MAX_TEXT) -> str:
     if isinstance(value, Secret):
         return REDACTED
     text = value if isinstance(value, str) else str(value)
-    if looks_secret_value(text):
-        return REDACTED
     cut = len(text) > limit
     if cut:
-        text = text[:limit]  # bound the work before escaping can grow it
+        # Bound the work first: the regexes below then see at most ``limit``
+        # characters, and whatever lies beyond the cut never reaches a sink.
+        text = text[:limit]
+    if looks_secret_value(text):
+        return REDACTED
     text = escape(text)
     if cut or len(text) > limit:
         text = text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
@@ -150,12 +166,15 @@ def clean_attributes(attributes: Mapping[str, object] | None) -> Mapping[str, Js
         return EMPTY
     if not isinstance(attributes, Mapping):
         raise AuditEventError("audit attributes must be a mapping of names to JSON scalars")
-    items = list(attributes.items())
-    keep = items if len(items) <= MAX_ATTRIBUTES else items[: MAX_ATTRIBUTES - 1]
+    total = len(attributes)
+    keep = MAX_ATTRIBUTES if total <= MAX_ATTRIBUTES else MAX_ATTRIBUTES - 1
     cleaned: dict[str, JsonScalar] = {}
-    for key, value in keep:
+    for key, value in itertools.islice(attributes.items(), keep):
         name = clean_text(key, MAX_KEY)
-        cleaned[name] = REDACTED if looks_secret_key(name) else clean_value(value)
-    if len(keep) < len(items):
-        cleaned[DROPPED_KEY] = len(items) - len(keep)
+        # Judge the raw name too: escaping could split a word ("pass\nword").
+        raw = key[:MAX_KEY] if isinstance(key, str) else name
+        secret = looks_secret_key(name) or looks_secret_key(raw)
+        cleaned[name] = REDACTED if secret else clean_value(value)
+    if total > keep:
+        cleaned[DROPPED_KEY] = total - keep
     return MappingProxyType(cleaned)

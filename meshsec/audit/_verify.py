@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import BinaryIO, Final
 
 import attrs
@@ -23,17 +24,19 @@ from meshsec.audit._errors import AuditChainError, AuditFileError, AuditKeyError
 
 MAX_LINE_BYTES: Final = 1 << 20
 
-PROBLEMS: Final = {
+_PROBLEMS = {
     "malformed": "not a well-formed chained audit line (edited, cut, or not an audit file)",
-    "unkeyed_line": "an unkeyed hash where a keyed MAC is required (chain rebuilt without the key)",
+    "unkeyed_line": "an unkeyed hash where a keyed MAC is required (chain rebuilt without key)",
     "prev_mismatch": "does not chain to the line before (a line was inserted, deleted or moved)",
     "sequence_mismatch": "sequence number out of place (a line was inserted, deleted or moved)",
     "mac_mismatch": "MAC does not match (the line was edited or forged, or the key is wrong)",
     "truncated": "lines are missing at the end: the checkpoint records more lines",
     "checkpoint_missing": "the checkpoint file beside the audit file is missing",
-    "checkpoint_invalid": "the checkpoint does not verify (forged, edited, or the key is wrong)",
+    "checkpoint_invalid": "the checkpoint does not verify (forged, edited, or wrong key)",
     "checkpoint_mismatch": "the line the checkpoint points at has a different MAC",
 }
+#: Problem code -> readable sentence, for :attr:`ChainReport.problem`.
+PROBLEMS: Final[Mapping[str, str]] = MappingProxyType(_PROBLEMS)
 
 
 @attrs.frozen(kw_only=True)

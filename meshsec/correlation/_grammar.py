@@ -29,6 +29,9 @@ _TRACEPARENT_RE = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9
 # Flags meshsec forwards: sampled (Level 1) and random (Level 2). Trace
 # Context 3.2.2.5: other bits are not defined and vendors MUST set them to 0.
 KNOWN_FLAGS = 0x03
+# Longer values are not parsed: a future version may append fields, but not
+# kilobytes of them (OpenTelemetry applies the same cap).
+TRACEPARENT_MAX_LENGTH = 512
 
 # W3C Trace Context 3.3.1: tracestate keys and values.
 _TS_KEY = (
@@ -82,6 +85,10 @@ def looks_secret(key: str) -> bool:
     bounded, so hostile keys only cost a miss.
     """
     lowered = key.lower()
+    if "%" in lowered:
+        # Keys are tokens and may hold "%"; some parsers (OpenTelemetry
+        # Python) percent-decode them, so "tok%65n" must count as "token".
+        lowered += " " + unquote(lowered, errors="replace")
     return any(word in lowered for word in _SECRET_WORDS)
 
 
@@ -92,6 +99,8 @@ def parse_traceparent(value: str) -> tuple[str, str, int] | None:
     ``00`` has exactly four fields; a higher version is parsed by its first
     four fields provided a dash (or the end) follows the flags.
     """
+    if len(value) > TRACEPARENT_MAX_LENGTH:
+        return None
     match = _TRACEPARENT_RE.fullmatch(value.strip(_OWS))
     if match is None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Mapping, MutableMapping
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
@@ -33,6 +34,9 @@ from meshsec.correlation._rejections import Rejection, count
 H = TypeVar("H", bound=MutableMapping[str, str])
 
 _OWS = " \t"
+_scope_tokens: contextvars.ContextVar[tuple[tuple[Any, object | None], ...]] = (
+    contextvars.ContextVar("meshsec_correlation_scopes", default=())
+)
 _TRACE_PROPAGATOR = TraceContextTextMapPropagator()
 _BAGGAGE_PROPAGATOR = W3CBaggagePropagator()
 
@@ -134,7 +138,7 @@ def extract(
         tracestate=tracestate,
         baggage=MappingProxyType(baggage),
         remote=parsed is not None,
-        rejected=tuple(rejected),
+        rejected=tuple(str(reason) for reason in rejected),
         _baggage_header=baggage_header,
     )
 
@@ -208,7 +212,10 @@ def _remove(headers: MutableMapping[Any, Any], lowered: tuple[str, ...]) -> None
 
 
 def to_otel_context(
-    context: CorrelationContext | None = None, *, baggage: bool = False
+    context: CorrelationContext | None = None,
+    *,
+    baggage: bool = False,
+    base: otel.Context | None = None,
 ) -> otel.Context:
     """An OpenTelemetry ``Context`` whose parent span is ``context``'s trace position.
 
@@ -216,11 +223,13 @@ def to_otel_context(
     values only, so its parsers never see (or log) hostile input. Baggage is
     included only on request: OpenTelemetry instrumentations inject it to
     every destination, outside meshsec's boundary. tracestate is left out for
-    the same reason.
+    the same reason. The result extends ``base`` (default: an empty context).
     """
     ctx = context if context is not None else bound_or_new()
     carrier = {"traceparent": ctx.traceparent}
-    result = _TRACE_PROPAGATOR.extract(carrier, context=otel.Context())
+    result = _TRACE_PROPAGATOR.extract(
+        carrier, context=base if base is not None else otel.Context()
+    )
     if baggage and ctx.baggage:
         carrier = {"baggage": ctx.baggage_header()}
         result = _BAGGAGE_PROPAGATOR.extract(carrier, context=result)
@@ -248,7 +257,6 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
     ) -> None:
         self._source = headers_or_context
         self._config = config if config is not None else DEFAULT_CONFIG
-        self._tokens: list[tuple[Any, object | None]] = []
 
     def _context(self) -> CorrelationContext:
         source = self._source
@@ -263,8 +271,11 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
         token = _current.set(ctx)
         otel_token = None
         if self._config.otel and ctx.remote and active_span_ids() is None:
-            otel_token = otel.attach(to_otel_context(ctx))
-        self._tokens.append((token, otel_token))
+            # Extend the current OpenTelemetry context: other keys it holds stay.
+            otel_token = otel.attach(to_otel_context(ctx, base=otel.get_current()))
+        # The tokens live in the execution context, not on this object, so one
+        # scope object may be entered by many tasks or threads at once.
+        _scope_tokens.set((*_scope_tokens.get(), (token, otel_token)))
         return ctx
 
     def __exit__(
@@ -273,7 +284,9 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        token, otel_token = self._tokens.pop()
+        stack = _scope_tokens.get()
+        token, otel_token = stack[-1]
+        _scope_tokens.set(stack[:-1])
         if otel_token is not None:
             otel.detach(otel_token)  # type: ignore[arg-type]
         _current.reset(token)

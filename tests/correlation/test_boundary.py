@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from urllib3.util import parse_url
 
 from meshsec.correlation import PropagationBoundary
 
@@ -95,3 +100,49 @@ def test_patterns_are_normalised() -> None:
     boundary = PropagationBoundary(hosts=["*.Internal.Example."], trust_domains=["Example.ORG"])
     assert boundary.hosts == ("*.internal.example",)
     assert boundary.trust_domains == ("example.org",)
+
+
+PIECES = [
+    "https://",
+    "http://",
+    "spiffe://",
+    "api.internal.example",
+    "example.org",
+    "evil.com",
+    "localhost",
+    "@",
+    "\\",
+    "/",
+    "?",
+    "#",
+    ":",
+    ":443",
+    "%2F",
+    "%40",
+    ".",
+    "[",
+    "]",
+    "::1",
+    " ",
+    "\t",
+    "\r\n",
+    "\x00",
+    "\u0435",
+]
+
+
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=8).map("".join) | st.text())
+def test_no_parser_differential_can_put_a_foreign_host_inside(destination: str) -> None:
+    inside = BOUNDARY.contains(destination)  # never raises
+    if not inside or destination.startswith("spiffe://"):
+        return
+    # Whatever meshsec accepted, the parsers that actually connect agree on the host.
+    stdlib = urlsplit(destination).hostname
+    urllib3_host = parse_url(destination).host
+    assert stdlib is not None
+    assert urllib3_host is not None
+    for raw in (stdlib, urllib3_host.lower()):
+        host = raw.removesuffix(".").strip("[]")
+        assert host in {"localhost", "10.0.0.1", "::1", "mixed.case.example"} or host.endswith(
+            ".internal.example"
+        )

@@ -149,3 +149,17 @@ def test_secret_looking_baggage_keys_never_propagate(key: str, prefix: str, suff
     out = inject(context=ctx)
     assert "hunter2" not in str(out)
     assert out["baggage"] == "tenant=acme"
+
+
+def test_percent_encoded_secret_key_is_still_secret() -> None:
+    # OpenTelemetry Python percent-decodes keys: "tok%65n" arrives as "token".
+    ctx = extract({"baggage": "tok%65n=hunter2,api%5Fkey=k,tenant=acme"})
+    assert dict(ctx.baggage) == {"tenant": "acme"}
+    assert "hunter2" not in str(inject(context=ctx))
+
+
+def test_oversize_future_traceparent_is_not_parsed() -> None:
+    value = f"01-{'a' * 32}-{'b' * 16}-01-" + "x" * 600
+    ctx = extract({"traceparent": value})
+    assert ctx.trace_id != "a" * 32
+    assert Rejection.INVALID_TRACEPARENT in ctx.rejected

@@ -120,3 +120,20 @@ def test_concurrent_asyncio_tasks_are_isolated() -> None:
 
     results = asyncio.run(main())
     assert results == [(f"task-{i}", f"task-{i}") for i in range(50)]
+
+
+def test_one_scope_object_shared_by_concurrent_tasks() -> None:
+    shared = scope(CorrelationContext(correlation_id="shared"))
+
+    async def use(index: int) -> str:
+        async with scope({"X-Correlation-ID": f"own-{index}"}):
+            async with shared:
+                await asyncio.sleep(0)
+                assert current_id() == "shared"
+            await asyncio.sleep(0)
+            return current_id()
+
+    async def main() -> list[str]:
+        return list(await asyncio.gather(*(use(i) for i in range(20))))
+
+    assert asyncio.run(main()) == [f"own-{i}" for i in range(20)]

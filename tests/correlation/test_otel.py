@@ -148,3 +148,16 @@ def test_otel_parsers_never_log_raw_hostile_values(caplog: pytest.LogCaptureFixt
     to_otel_context(ctx, baggage=True)
     assert not [r for r in caplog.records if r.name.startswith("opentelemetry")]
     assert not [r for r in caplog.records if "HOSTILE" in r.getMessage()]
+
+
+def test_scope_keeps_other_otel_context_values(headers: dict[str, str]) -> None:
+    from opentelemetry import context as otel_context
+
+    key = otel_context.create_key("app-key")
+    token = otel_context.attach(otel_context.set_value(key, "kept"))
+    try:
+        with scope(headers):
+            assert otel_context.get_value(key) == "kept"
+            assert trace.get_current_span().get_span_context().is_remote
+    finally:
+        otel_context.detach(token)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meshsec.correlation import CorrelationContext, Rejection, extract, inject
 from tests.correlation.conftest import SPAN_ID, TRACE_ID
@@ -224,3 +226,39 @@ def test_baggage_limits_apply_on_inject() -> None:
 def test_unencodable_baggage_value_is_skipped() -> None:
     out = inject(context=CorrelationContext(baggage={"a": "\ud800", "b": "ok"}))
     assert out["baggage"] == "b=ok"
+
+
+hex_trace = st.integers(1, 2**128 - 1).map(lambda n: f"{n:032x}")
+hex_span = st.integers(1, 2**64 - 1).map(lambda n: f"{n:016x}")
+ts_keys = st.from_regex(r"[a-z][a-z0-9_\-*/]{0,20}(@[a-z][a-z0-9_\-*/]{0,13})?", fullmatch=True)
+ts_values = st.from_regex(
+    r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,30}[\x21-\x2b\x2d-\x3c\x3e-\x7e]", fullmatch=True
+)
+
+
+@given(
+    version=st.integers(0, 254).map(lambda n: f"{n:02x}"),
+    trace_id=hex_trace,
+    span_id=hex_span,
+    flags=st.integers(0, 255),
+    extra=st.from_regex(r"(-[a-z0-9]{0,10}){0,3}", fullmatch=True),
+)
+def test_traceparent_property(
+    version: str, trace_id: str, span_id: str, flags: int, extra: str
+) -> None:
+    value = f"{version}-{trace_id}-{span_id}-{flags:02x}"
+    ctx = extract({"traceparent": value + (extra if version != "00" else "")})
+    assert (ctx.trace_id, ctx.span_id, ctx.trace_flags) == (trace_id, span_id, flags & 0x03)
+    # Any uppercase letter makes it invalid.
+    upper = value.upper()
+    if upper != value:
+        assert extract({"traceparent": upper}).trace_id != trace_id
+
+
+@given(st.dictionaries(ts_keys, ts_values, max_size=16))
+def test_tracestate_round_trip(members: dict[str, str]) -> None:
+    header = " , ".join(f"{k}={v}" for k, v in members.items())
+    ctx = extract({"traceparent": f"00-{T}-{S}-01", "tracestate": header})
+    assert ctx.rejected == ()
+    assert ctx.tracestate == ",".join(f"{k}={v}" for k, v in members.items())
+    assert extract(inject(context=ctx)).tracestate == ctx.tracestate
