@@ -6,6 +6,7 @@ import itertools
 import random
 import secrets
 from collections.abc import Hashable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from meshsec.clock import Clock, system_clock
@@ -294,7 +295,8 @@ def _combine(
     obligations: dict[str, Any] = {}
     for rule in reversed(ordered):
         obligations.update(rule.obligations)  # the smallest id wins a shared key
-    return True, ordered[0], obligations if obligations else _EMPTY
+    # Read-only: a cached Decision is shared by every caller that gets it.
+    return True, ordered[0], MappingProxyType(obligations) if obligations else _EMPTY
 
 
 def _rule_id(rule: CompiledRule) -> str:

@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -14,6 +13,7 @@ import attrs
 from meshsec.policy._conditions import OPERATORS, Check, compile_condition
 from meshsec.policy._errors import PolicyConfigError
 from meshsec.policy._glob import MAX_STARS, star_count
+from meshsec.policy._request import deep_freeze
 
 if TYPE_CHECKING:
     from meshsec.tokens import KeySet, SigningKey
@@ -69,7 +69,7 @@ class Rule:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     when: tuple[Condition, ...] = ()
-    obligations: Mapping[str, Any] = attrs.field(factory=dict, converter=MappingProxyType)
+    obligations: Mapping[str, Any] = attrs.field(factory=dict, converter=deep_freeze)
     mode: Mode = "enforce"
     description: str | None = None
 

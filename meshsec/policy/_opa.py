@@ -49,6 +49,9 @@ class OpaAuthorizer:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise PolicyConfigError("OpaAuthorizer url must be https://host[:port]")
+        if parts.username is not None or parts.password is not None or parts.query:
+            # Credentials in a URL end up in reprs and logs; use a session instead.
+            raise PolicyConfigError("OpaAuthorizer url must not carry credentials or a query")
         if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
             if not unsafe_allow_http:
                 raise PolicyConfigError(

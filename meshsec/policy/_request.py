@@ -96,7 +96,7 @@ class Resource:
         """``"payment:123"`` -> type ``payment``, id ``123`` (split at the first colon)."""
         kind, sep, ident = text.partition(":")
         if not sep:
-            raise PolicyConfigError(f"resource {text[:64]!r} is not of the form 'type:id'")
+            raise PolicyConfigError("resource is not of the form 'type:id'")
         return cls(type=kind, id=ident)
 
     def __str__(self) -> str:
@@ -123,8 +123,10 @@ def to_subject(value: SubjectLike) -> Subject:
     if isinstance(value, Mapping):
         try:
             return Subject(**dict(value))
-        except TypeError as exc:
-            raise PolicyConfigError(f"subject mapping has unknown keys: {exc}") from None
+        except TypeError:
+            raise PolicyConfigError(
+                "subject mapping keys must be principal, peer_id, claims, scopes"
+            ) from None
     raise PolicyConfigError(f"cannot use a {type(value).__name__} as a policy subject")
 
 
@@ -139,6 +141,6 @@ def to_resource(value: ResourceLike) -> Resource:
     if isinstance(value, Mapping):
         try:
             return Resource(**dict(value))
-        except TypeError as exc:
-            raise PolicyConfigError(f"resource mapping has unknown keys: {exc}") from None
+        except TypeError:
+            raise PolicyConfigError("resource mapping keys must be type, id, attributes") from None
     raise PolicyConfigError(f"cannot use a {type(value).__name__} as a policy resource")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from meshsec.errors import MeshsecError
 from meshsec.policy import _audit
@@ -44,6 +45,9 @@ class PolicyStore:
         unsafe_allow_http: bool = False,
     ) -> None:
         self._source = str(source)
+        if isinstance(source, str) and "://" in source and urlsplit(source).username is not None:
+            # Credentials in a URL end up in reprs, logs and audit targets.
+            raise PolicyConfigError("policy URL must not carry credentials")
         self._is_url = isinstance(source, str) and source.startswith(("https://", "http://"))
         if self._is_url and source.startswith("http://") and not unsafe_allow_http:  # type: ignore[union-attr]
             raise PolicyConfigError("policy URL must be https:// (or pass unsafe_allow_http=True)")

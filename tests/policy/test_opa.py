@@ -180,3 +180,13 @@ def test_unsafe_http_is_loud() -> None:
     with audit.capture() as events:
         OpaAuthorizer("http://opa.example:8181", "x/allow", unsafe_allow_http=True)
     assert events[0].action == "policy.opa.unsafe_allow_http"
+
+
+def test_credentials_in_urls_rejected() -> None:
+    from meshsec.policy import PolicyStore
+
+    with pytest.raises(PolicyConfigError):
+        OpaAuthorizer("https://user:secret@opa.example", "x/allow")
+    with pytest.raises(PolicyConfigError, match="credentials") as info:
+        PolicyStore("https://user:secret@127.0.0.1:9/p.json")
+    assert "secret" not in str(info.value)

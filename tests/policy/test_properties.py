@@ -192,3 +192,16 @@ def test_normalized_paths_are_canonical_and_idempotent(raw) -> None:
     assert "." not in segments
     assert ".." not in segments
     assert normalize_path(path) == path
+
+
+@given(rule_lists())
+def test_document_round_trips(rules) -> None:
+    import json
+
+    import yaml
+
+    original = make(rules)
+    assert PolicySet.from_dict(original.to_dict()) == original
+    assert PolicySet.from_json(json.dumps({"version": 1, "rules": rules})) == original
+    assert PolicySet.from_yaml(yaml.safe_dump({"version": 1, "rules": rules})) == original
+    assert PolicySet.from_json(original.canonical).version_id == original.version_id

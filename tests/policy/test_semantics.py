@@ -366,3 +366,11 @@ def test_anonymous_subject_matches_only_star() -> None:
     eng = engine(rule("a", principals=["spiffe://*"]), rule("b", principals=["*"], actions=["x"]))
     assert not eng.decide(None, "read", "doc:1").allowed
     assert eng.decide(None, "x", "doc:1").allowed
+
+
+def test_cached_obligations_cannot_be_mutated_by_a_caller() -> None:
+    eng = engine(rule("a", obligations={"mask": ["card"]}))
+    first = eng.decide("u", "r", "d:1")
+    with pytest.raises(TypeError):
+        first.obligations["mask"] = "none"  # type: ignore[index]
+    assert eng.decide("u", "r", "d:1").obligations["mask"] == ("card",)
