@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import random
 import secrets
 from collections.abc import Hashable, Mapping
@@ -394,9 +395,13 @@ def actor_of(subject: SubjectLike) -> str | None:
 
 
 def target_of(resource: ResourceLike) -> str:
-    if isinstance(resource, str):
-        return resource[:MAX_ATTRIBUTE_LENGTH]
-    try:
-        return str(to_resource(resource))[:MAX_ATTRIBUTE_LENGTH]
-    except PolicyConfigError:
-        return "?"
+    """The audit target ``type:id``; an HTTP query or fragment (often secrets) is cut off."""
+    text = resource if isinstance(resource, str) else None
+    if text is None:
+        try:
+            text = str(to_resource(resource))
+        except PolicyConfigError:
+            return "?"
+    if text.startswith("http:"):
+        text = re.split(r"[?#]", text, maxsplit=1)[0]
+    return text[:MAX_ATTRIBUTE_LENGTH]

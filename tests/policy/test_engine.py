@@ -186,3 +186,10 @@ def test_decision_is_frozen_and_repr_hides_nothing_secret() -> None:
     assert "123-45-6789" not in repr(decision)
     assert "123-45-6789" not in repr(Subject(principal="u", claims={"ssn": "123-45-6789"}))
     assert "Engine(policy_version=" in repr(eng)
+
+
+def test_http_audit_target_drops_the_query_string() -> None:
+    eng = engine(rule("a", resources=["http:/reset"]))
+    with audit.capture() as events:
+        assert eng.decide("u", "GET", "http:/reset?token=abc123#frag").allowed
+    assert events[0].target == "http:/reset"
