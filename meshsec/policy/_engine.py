@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import re
 import random
+import re
 import secrets
 from collections.abc import Hashable, Mapping
 from types import MappingProxyType
