@@ -31,7 +31,7 @@ class CompiledRule:
         self.dry = set_dry_run or rule.mode == "dry_run"
         self.obligations: Mapping[str, Any] = rule.obligations
         self.checks: tuple[tuple[Condition, Check], ...] = tuple((c, c.check) for c in rule.when)
-        self.match_resource = pattern_matcher(rule.resources)
+        self.match_resource = pattern_matcher(resource_patterns(rule.resources))
         self.match_action = pattern_matcher(rule.actions)
         self.match_principal = pattern_matcher(rule.principals)
 
@@ -43,6 +43,16 @@ class CompiledRule:
                     notes.append(f"rule {self.id}: {condition.attr} {OUTCOME_TEXT[outcome]}")
                 return False
         return True
+
+
+def resource_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """An HTTP subtree pattern ``http:/admin/*`` also covers ``http:/admin`` itself.
+
+    Otherwise ``/admin/../admin`` (normalized to ``/admin``) would slip past
+    a deny written for ``/admin/*``.
+    """
+    extra = tuple(p[:-2] for p in patterns if p.startswith("http:/") and p.endswith("/*"))
+    return patterns + tuple(p for p in extra if p not in patterns and p != "http:")
 
 
 def _always(_value: str) -> bool:

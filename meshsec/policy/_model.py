@@ -188,7 +188,16 @@ def parse_yaml(text: str | bytes) -> Any:
 
 def _strict_loader(yaml: Any) -> Any:
     class StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
-        """SafeLoader that refuses duplicate mapping keys (PyYAML keeps the last)."""
+        """SafeLoader that refuses duplicate keys (PyYAML keeps the last) and aliases.
+
+        Aliases are how a few hundred bytes of YAML expand into gigabytes
+        ("billion laughs"); a policy document never needs them.
+        """
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise PolicyConfigError("policy document uses a YAML alias; write it out")
+            return super().compose_node(parent, index)
 
     def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
         loader.flatten_mapping(node)

@@ -20,7 +20,7 @@ from meshsec.policy import (
 
 from .helpers import engine, policy, rule
 
-ADMIN_DENY = rule("deny-admin", "deny", resources=["http:/admin", "http:/admin/*"])
+ADMIN_DENY = rule("deny-admin", "deny", resources=["http:/admin/*"])
 ALLOW_ALL_HTTP = rule("allow-http", resources=["http:*"])
 
 
@@ -81,6 +81,22 @@ def test_hostile_paths_are_refused(http_engine, path: str) -> None:
     decision = http_engine.decide("attacker", "GET", f"http:{path}")
     assert not decision.allowed
     assert "policy.bad_path" in decision.reasons[0]
+
+
+def test_subtree_pattern_covers_the_directory_itself(http_engine) -> None:
+    assert not http_engine.decide("attacker", "GET", "http:/admin").allowed
+    assert http_engine.decide("attacker", "GET", "http:/administrator").allowed
+    assert http_engine.decide("attacker", "GET", "http:/public").allowed
+
+
+def test_yaml_alias_bomb_rejected(tmp_path) -> None:
+    path = tmp_path / "p.yaml"
+    lines = ["version: 1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 12)]
+    lines.append("rules: []")
+    path.write_text("\n".join(lines))
+    with pytest.raises(PolicyConfigError, match="alias"):
+        PolicySet.from_file(path)
 
 
 def test_case_variant_is_a_different_path_when_case_sensitive(http_engine) -> None:
