@@ -149,7 +149,12 @@ class Engine:
             return self._refused(compiled, "policy.bad_request", str(exc)), False
         if req is None:
             return self._refused(compiled, "policy.oversize", "request attribute too large"), False
-        decision = self._evaluate(compiled, req, rkey)
+        try:
+            decision = self._evaluate(compiled, req, rkey)
+        except Exception:  # noqa: BLE001  a decision point fails closed, whatever the input did
+            return self._refused(
+                compiled, "policy.bad_request", "request could not be evaluated"
+            ), False
         return decision, req.clock_used
 
     def _request(

@@ -408,3 +408,15 @@ def test_json_document_round_trips_through_file(tmp_path) -> None:
     loaded = PolicySet.from_file(path)
     assert loaded == PolicySet.from_dict(doc)
     assert PolicySet.from_dict(loaded.to_dict()).version_id == loaded.version_id
+
+
+class _HostileMapping(dict):
+    def get(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+
+def test_hostile_context_object_fails_closed() -> None:
+    eng = engine(rule("a", when=[{"attr": "context.x", "op": "exists", "value": False}]))
+    decision = eng.decide("u", "r", "d:1", _HostileMapping(x=1))
+    assert not decision.allowed
+    assert "policy.bad_request" in decision.reasons[0]
