@@ -48,6 +48,9 @@ def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _scopes(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        # A lone "a b" string is an OAuth scope claim; never split it into letters.
+        return frozenset(value.split())
     return frozenset(value)
 
 

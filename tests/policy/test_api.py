@@ -70,3 +70,8 @@ def test_policy_set_repr_is_short() -> None:
     ps = PolicySet.from_dict({"version": 1, "rules": [rule("a")]})
     assert ps.version_id[:12] in repr(ps)
     assert len(ps.version_id) == 64
+
+
+def test_scope_string_is_split_on_spaces_not_letters() -> None:
+    assert Subject(scopes="orders.read orders.write").scopes == {"orders.read", "orders.write"}  # type: ignore[arg-type]
+    assert "p" not in Subject(scopes="pay").scopes  # type: ignore[arg-type]
