@@ -6,6 +6,8 @@ import base64
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meshsec import audit
 from meshsec.policy import Engine, PolicyBundleError, PolicySet, PolicyStore
@@ -120,3 +122,26 @@ def test_store_keeps_last_good_on_badly_signed_update(tmp_path, key, trusted) ->
     path.write_bytes(newer.to_bundle(key))
     assert store.poll() is True
     assert store.current == newer
+
+
+_SIGNER = SigningKey.generate()
+_TRUST = KeySet([_SIGNER.public()])
+
+
+@given(
+    st.lists(
+        st.builds(
+            lambda i, effect, res: rule(f"r{i}", effect, resources=[res]),
+            st.integers(0, 50),
+            st.sampled_from(["allow", "deny"]),
+            st.sampled_from(["doc:*", "img:1", "*", "http:/a/*", "x:\u00e9\u4e2d"]),
+        ),
+        max_size=6,
+        unique_by=lambda r: r["id"],
+    )
+)
+def test_bundle_round_trip_property(tmp_path_factory, rules) -> None:
+    original = policy(*rules)
+    path = tmp_path_factory.mktemp("b") / "bundle.json"
+    path.write_bytes(original.to_bundle(_SIGNER))
+    assert PolicySet.from_bundle(path, keys=_TRUST) == original

@@ -193,3 +193,14 @@ def test_http_audit_target_drops_the_query_string() -> None:
     with audit.capture() as events:
         assert eng.decide("u", "GET", "http:/reset?token=abc123#frag").allowed
     assert events[0].target == "http:/reset"
+
+
+def test_denial_event_carries_the_correlation_id() -> None:
+    from meshsec.correlation import CorrelationContext, scope
+
+    eng = engine(rule("d", "deny"))
+    ctx = CorrelationContext.new()
+    with scope(ctx), audit.capture() as events:
+        decision = eng.decide("u", "read", "doc:1")
+    assert events[0].correlation_id == ctx.correlation_id
+    assert events[0].attributes["decision_id"] == decision.decision_id
