@@ -235,15 +235,7 @@ def _build(document: Any) -> PolicySet:
     rules_doc = document.get("rules")
     if not isinstance(rules_doc, list):
         raise PolicyConfigError("policy.rules: must be a list of rules")
-    rules, normalized = [], []
-    seen: set[str] = set()
-    for index, raw in enumerate(rules_doc):
-        rule, norm = _rule(raw, index)
-        if rule.id in seen:
-            raise PolicyConfigError(f"rule {rule.id!r}: duplicate rule id")
-        seen.add(rule.id)
-        rules.append(rule)
-        normalized.append(norm)
+    rules = _unique_rules(rules_doc)
     mode = _mode(document.get("mode", "enforce"), "policy.mode")
     case_sensitive = document.get("case_sensitive_paths", True)
     if not isinstance(case_sensitive, bool):
@@ -253,19 +245,30 @@ def _build(document: Any) -> PolicySet:
         "version": FORMAT_VERSION,
         "mode": mode,
         "case_sensitive_paths": case_sensitive,
-        "rules": sorted(normalized, key=lambda r: r["id"]),
+        "rules": [_rule_doc(rule) for rule in rules],
     }
     if name is not None:
         canonical_doc["name"] = name
     canonical = canonical_bytes(canonical_doc)
     return PolicySet(
-        rules=tuple(sorted(rules, key=lambda r: r.id)),
+        rules=rules,
         mode=mode,
         case_sensitive_paths=case_sensitive,
         name=name,
         version_id=hashlib.sha256(canonical).hexdigest(),
         canonical=canonical,
     )
+
+
+def _unique_rules(rules_doc: list[Any]) -> tuple[Rule, ...]:
+    """Validated rules sorted by id (the order of the document never matters)."""
+    rules: dict[str, Rule] = {}
+    for index, raw in enumerate(rules_doc):
+        rule = _rule(raw, index)
+        if rule.id in rules:
+            raise PolicyConfigError(f"rule {rule.id!r}: duplicate rule id")
+        rules[rule.id] = rule
+    return tuple(rules[rule_id] for rule_id in sorted(rules))
 
 
 def canonical_bytes(document: Any) -> bytes:
@@ -294,7 +297,7 @@ def _optional_text(value: Any, where: str) -> str | None:
     return value
 
 
-def _rule(raw: Any, index: int) -> tuple[Rule, dict[str, Any]]:
+def _rule(raw: Any, index: int) -> Rule:
     if not isinstance(raw, Mapping):
         raise PolicyConfigError(f"policy.rules[{index}]: must be a mapping")
     rule_id = raw.get("id")
@@ -305,42 +308,55 @@ def _rule(raw: Any, index: int) -> tuple[Rule, dict[str, Any]]:
     effect = raw.get("effect")
     if effect not in ("allow", "deny"):
         raise PolicyConfigError(f"{where}.effect: must be 'allow' or 'deny'")
-    patterns = {
-        f: _patterns(raw.get(f), f"{where}.{f}") for f in ("principals", "actions", "resources")
-    }
     when_doc = raw.get("when", [])
     if not isinstance(when_doc, list):
         raise PolicyConfigError(f"{where}.when: must be a list of conditions")
-    conditions = tuple(_condition(c, f"{where}.when[{i}]") for i, c in enumerate(when_doc))
-    obligations = raw.get("obligations", {})
-    if not isinstance(obligations, Mapping) or not all(isinstance(k, str) for k in obligations):
-        raise PolicyConfigError(f"{where}.obligations: must be a mapping with string keys")
-    try:
-        canonical_bytes(obligations)
-    except (TypeError, ValueError):
-        raise PolicyConfigError(f"{where}.obligations: must be plain JSON data") from None
-    mode = _mode(raw.get("mode", "enforce"), f"{where}.mode")
-    description = _optional_text(raw.get("description"), f"{where}.description")
-    rule = Rule(
+    return Rule(
         id=rule_id,
         effect=effect,
-        **patterns,
-        when=conditions,
-        obligations=dict(obligations),
-        mode=mode,
-        description=description,
+        principals=_patterns(raw.get("principals"), f"{where}.principals"),
+        actions=_patterns(raw.get("actions"), f"{where}.actions"),
+        resources=_patterns(raw.get("resources"), f"{where}.resources"),
+        when=tuple(_condition(c, f"{where}.when[{i}]") for i, c in enumerate(when_doc)),
+        obligations=_obligations(raw.get("obligations", {}), f"{where}.obligations"),
+        mode=_mode(raw.get("mode", "enforce"), f"{where}.mode"),
+        description=_optional_text(raw.get("description"), f"{where}.description"),
     )
-    norm = {
-        "id": rule_id,
-        "effect": effect,
-        "mode": mode,
-        **{k: list(v) for k, v in patterns.items()},
+
+
+def _obligations(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise PolicyConfigError(f"{where}: must be a mapping with string keys")
+    try:
+        canonical_bytes(value)
+    except (TypeError, ValueError, RecursionError):
+        raise PolicyConfigError(f"{where}: must be plain JSON data") from None
+    return dict(value)
+
+
+def _rule_doc(rule: Rule) -> dict[str, Any]:
+    """The rule as it appears in the canonical document (defaults spelled out)."""
+    doc: dict[str, Any] = {
+        "id": rule.id,
+        "effect": rule.effect,
+        "mode": rule.mode,
+        "principals": list(rule.principals),
+        "actions": list(rule.actions),
+        "resources": list(rule.resources),
+        "when": [_condition_doc(c) for c in rule.when],
+        "obligations": json.loads(canonical_bytes(_thawed(rule.obligations))),
     }
-    norm["when"] = [_condition_doc(c) for c in conditions]
-    norm["obligations"] = dict(obligations)
-    if description is not None:
-        norm["description"] = description
-    return rule, norm
+    if rule.description is not None:
+        doc["description"] = rule.description
+    return doc
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(v) for v in value]
+    return value
 
 
 def _patterns(value: Any, where: str) -> tuple[str, ...]:
