@@ -391,7 +391,7 @@ def _condition(raw: Any, where: str) -> Condition:
     return Condition(
         attr=attr,
         op=op,
-        value=_plain(raw.get("value")),
+        value=_plain(raw.get("value", True if op == "exists" else None)),
         ref=raw.get("ref"),
         tz=raw.get("tz"),
         check=check,

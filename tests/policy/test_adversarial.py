@@ -420,3 +420,26 @@ def test_hostile_context_object_fails_closed() -> None:
     decision = eng.decide("u", "r", "d:1", _HostileMapping(x=1))
     assert not decision.allowed
     assert "policy.bad_request" in decision.reasons[0]
+
+
+def test_version_id_ignores_spelled_out_defaults() -> None:
+    terse = {"version": 1, "rules": [rule("a", when=[{"attr": "context.x", "op": "exists"}])]}
+    spelled = {
+        "version": 1,
+        "mode": "enforce",
+        "case_sensitive_paths": True,
+        "rules": [
+            rule(
+                "a",
+                mode="enforce",
+                obligations={},
+                when=[{"attr": "context.x", "op": "exists", "value": True}],
+            )
+        ],
+    }
+    assert PolicySet.from_dict(terse).version_id == PolicySet.from_dict(spelled).version_id
+    changed = {
+        "version": 1,
+        "rules": [rule("a", when=[{"attr": "context.x", "op": "exists", "value": False}])],
+    }
+    assert PolicySet.from_dict(changed).version_id != PolicySet.from_dict(terse).version_id
