@@ -43,7 +43,7 @@ class OpaAuthorizer:
         path: str,
         *,
         timeout: tuple[float, float] = (1.0, 2.0),
-        verify: bool | str = True,
+        ca_bundle: str | None = None,
         unsafe_allow_http: bool = False,
     ) -> None:
         parts = urlsplit(url)
@@ -68,7 +68,9 @@ class OpaAuthorizer:
         if not _PATH.fullmatch(path.strip("/")):
             raise PolicyConfigError("OpaAuthorizer path must look like 'package/rule'")
         self._endpoint = f"{url.rstrip('/')}/v1/data/{path.strip('/')}"
-        self._timeout, self._verify = timeout, verify
+        self._timeout = timeout
+        # Certificates are always verified: against ca_bundle, else the system store.
+        self._verify: str | bool = ca_bundle if ca_bundle is not None else True
         self._session: Any = None
         self.policy_version = "opa:" + hashlib.sha256(self._endpoint.encode()).hexdigest()[:16]
         self._id_prefix = "opa-" + secrets.token_hex(6) + "-"

@@ -41,7 +41,7 @@ class PolicyStore:
         *,
         keys: Any = None,
         timeout: float = 5.0,
-        verify: bool | str = True,
+        ca_bundle: str | Path | None = None,
         unsafe_allow_http: bool = False,
     ) -> None:
         self._source = str(source)
@@ -51,7 +51,9 @@ class PolicyStore:
         self._is_url = isinstance(source, str) and source.startswith(("https://", "http://"))
         if self._is_url and source.startswith("http://") and not unsafe_allow_http:  # type: ignore[union-attr]
             raise PolicyConfigError("policy URL must be https:// (or pass unsafe_allow_http=True)")
-        self._keys, self._timeout, self._verify = keys, timeout, verify
+        self._keys, self._timeout = keys, timeout
+        # Certificates are always verified: against ca_bundle, else the system store.
+        self._verify: str = str(ca_bundle) if ca_bundle is not None else ""
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._fingerprint: tuple[int, int, int] | None = None
@@ -202,7 +204,7 @@ class PolicyStore:
                 self._source,
                 headers=headers,
                 timeout=self._timeout,
-                verify=self._verify,
+                verify=self._verify or True,
                 stream=True,
                 allow_redirects=False,
             ) as response:

@@ -127,7 +127,7 @@ def test_https_url_with_etag(tmp_path) -> None:
     cert, key = self_signed(tmp_path)
     with (
         serve(origin, tls=(cert, key)) as base,
-        PolicyStore(f"{base}/policy.json", verify=str(cert)) as store,
+        PolicyStore(f"{base}/policy.json", ca_bundle=cert) as store,
     ):
         eng = Engine(store)
         assert eng.decide("u", "r", "d:1").allowed
