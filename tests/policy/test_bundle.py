@@ -145,3 +145,30 @@ def test_bundle_round_trip_property(tmp_path_factory, rules) -> None:
     path = tmp_path_factory.mktemp("b") / "bundle.json"
     path.write_bytes(original.to_bundle(_SIGNER))
     assert PolicySet.from_bundle(path, keys=_TRUST) == original
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b"[]",
+        b'{"format": "meshsec-policy-bundle/2", "policy": "{}", "signature": "a..b"}',
+        b'{"format": "meshsec-policy-bundle/1", "policy": {}, "signature": "a..b"}',
+        b'{"format": "meshsec-policy-bundle/1", "policy": "{}", "signature": "a..b", "x": 1}',
+    ],
+)
+def test_malformed_bundles_rejected(tmp_path, trusted, data) -> None:
+    with pytest.raises(PolicyBundleError):
+        PolicySet.from_bundle(_write(tmp_path, data), keys=trusted)
+
+
+def test_missing_bundle_file(tmp_path, trusted) -> None:
+    from meshsec.policy import PolicyConfigError
+
+    with pytest.raises(PolicyConfigError):
+        PolicySet.from_bundle(tmp_path / "nope.json", keys=trusted)
+
+
+def test_public_key_cannot_sign(tmp_path, key) -> None:
+    with pytest.raises(PolicyBundleError):
+        POLICY.to_bundle(key.public())

@@ -129,3 +129,26 @@ def test_sign_missing_passphrase_variable(policy_file, tmp_path) -> None:
             "--passphrase-env",
             "NOT_SET_ANYWHERE_42",
         )
+
+
+@pytest.mark.parametrize(
+    "cases",
+    [
+        "cases: []\n",
+        "nothing: 1\n",
+        "cases:\n  - 5\n",
+        "cases:\n  - {request: {action: read}, expect: maybe}\n",
+        "cases:\n  - {request: {verb: read}, expect: allow}\n",
+        "cases:\n  - {request: {action: read, extra: 1}, expect: allow}\n",
+    ],
+)
+def test_malformed_case_tables_rejected(policy_file, tmp_path, cases) -> None:
+    path = tmp_path / "cases.yaml"
+    path.write_text(cases)
+    with pytest.raises(MeshsecError):
+        run("policy", "test", str(policy_file), str(path))
+
+
+def test_check_bundle_with_unreadable_keys(policy_file, tmp_path) -> None:
+    with pytest.raises(MeshsecError):
+        run("policy", "check", str(policy_file), "--keys", str(tmp_path / "missing.json"))
