@@ -165,8 +165,12 @@ def compile_getter(attr: str, where: str) -> Getter:  # noqa: PLR0911  one branc
 def kind(value: Any) -> str:  # noqa: PLR0911  one branch per JSON type
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return "number"
+    if isinstance(value, float):
+        # NaN compares false with everything and inf beats every limit: a
+        # request carrying one must not satisfy (or dodge) a numeric rule.
+        return "number" if math.isfinite(value) else "other"
     if isinstance(value, str):
         return "string"
     if value is None:

@@ -138,3 +138,13 @@ def test_operator_outcomes(condition: dict[str, Any], expected: str) -> None:
 def test_bad_conditions_rejected(condition: Any) -> None:
     with pytest.raises(PolicyConfigError):
         engine(rule("r", when=[condition]))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("op", ["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"])
+def test_non_finite_numbers_are_a_mismatch(value: float, op: str) -> None:
+    operand: Any = [1000] if op in ("in", "not_in") else 1000
+    eng = engine(rule("r", when=[{"attr": "context.amount", "op": op, "value": operand}]))
+    decision = eng.decide("p", "act", "t:1", {"amount": value})
+    assert not decision.allowed
+    assert any("type mismatch" in r for r in decision.reasons)
