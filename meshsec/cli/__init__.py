@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "meshsec.cli._fields",
     "meshsec.cli._tokens",
     "meshsec.cli._identity",
+    "meshsec.cli._policy",
 )
 
 
