@@ -23,14 +23,16 @@ import requests
 
 from meshsec import audit, correlation
 from meshsec.cli._demo_services import (
+    INTRUDER,
     ORDERS,
+    PAYMENTS,
     WEB,
     Mesh,
     Wire,
-    build_services,
+    build_mesh,
     call,
-    http_session,
     running,
+    try_call,
 )
 from meshsec.secret import Secret
 
@@ -61,6 +63,8 @@ class Calls:
     good: requests.Response
     hostile: requests.Response
     forged: requests.Response
+    large: requests.Response
+    intruder: str
 
 
 class _ListHandler(logging.Handler):
@@ -110,19 +114,20 @@ def run(args: argparse.Namespace) -> int:
     audit_file = out / "audit.jsonl"
     key = Secret(secrets.token_bytes(32))
     wire = Wire()
-    with (
-        http_session() as session,
-        _capture_demo_logs() as logs,
-        _audit_to(audit_file, key) as events,
-    ):
-        mesh = build_services(session, wire)
-        print("meshsec demo: client -> orders -> payments (auth issues tokens), on 127.0.0.1")
+    with _capture_demo_logs() as logs, _audit_to(audit_file, key) as events:
+        mesh = build_mesh(wire)
+        print(
+            f"meshsec demo: trust domain {mesh.ca.trust_domain}, every hop mutual TLS on 127.0.0.1"
+        )
+        print(f"  client   {WEB}")
         for service in mesh.services:
-            print(f"  {service.name:<8} {service.url}")
-        with running(*mesh.services):
-            calls = _client(mesh, session)
+            print(f"  {service.name:<8} {service.source.identity.spiffe_id}  {service.url}")
+        with running(mesh):
+            calls = _client(mesh)
     checks = [
+        _report_mtls(calls, events),
         _report_tokens(calls, events),
+        _report_policy(calls, events),
         _report_fields(wire, calls.good.json()),
         _report_correlation(calls, logs.lines),
         _report_events(events),
@@ -131,21 +136,36 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(checks) else 1
 
 
-def _client(mesh: Mesh, session: requests.Session) -> Calls:
-    token = mesh.issuer.issue(WEB, ORDERS, scopes=["orders:create", "payments:charge"])
+def _client(mesh: Mesh) -> Calls:
+    session = mesh.session(mesh.web, ORDERS)
+    certificate = mesh.web.identity.certificate
+    scopes = ["orders:create", "payments:charge"]
+    token = mesh.issuer.issue(str(WEB), str(ORDERS), scopes=scopes, bind_to=certificate)
+    orders = mesh.orders.url + "/orders"
     correlation_id = "demo-" + secrets.token_hex(6)
     with correlation.scope({"X-Correlation-ID": correlation_id}):
-        good = call(session, mesh.orders.url + "/orders", ORDER, token=token)
+        good = call(session, orders, ORDER, token=token)
     # Each further call is its own request with its own correlation.
     with correlation.scope(correlation.CorrelationContext.new()):
-        forged = call(session, mesh.orders.url + "/orders", ORDER, token=_tampered(token))
+        large = call(session, orders, {**ORDER, "amount": 5000}, token=token)
+    with correlation.scope(correlation.CorrelationContext.new()):
+        forged = call(session, orders, ORDER, token=_tampered(token))
     hostile = session.post(
-        mesh.orders.url + "/orders",
+        orders,
         json={"item": "pen", "amount": 3, "card": {"number": "5500 0000 0000 0004"}},
         headers={"X-Correlation-ID": HOSTILE_ID, "Authorization": f"Bearer {token}"},
         timeout=10,
     )
-    return Calls(correlation_id=correlation_id, good=good, hostile=hostile, forged=forged)
+    # A workload of the same trust domain that payments does not admit.
+    intruder = try_call(mesh.session(mesh.workload(INTRUDER), PAYMENTS), mesh.payments.url)
+    return Calls(
+        correlation_id=correlation_id,
+        good=good,
+        hostile=hostile,
+        forged=forged,
+        large=large,
+        intruder=intruder,
+    )
 
 
 def _tampered(token: str) -> str:
@@ -159,10 +179,40 @@ def _section(title: str) -> None:
     print(f"\n{title}")
 
 
+def _report_mtls(calls: Calls, events: list[audit.SecurityEvent]) -> bool:
+    _section("mutual TLS (X509-SVIDs from the demo CA; each server admits only its callers):")
+    print(f"  web -> orders -> payments: HTTP {calls.good.status_code}")
+    refusals = [
+        e.reason
+        for e in events
+        if e.category == audit.Category.AUTHENTICATION and e.reason and e.reason.startswith("tls.")
+    ]
+    print(f"  {INTRUDER} -> payments: {calls.intruder} (audit reason {', '.join(refusals) or '-'})")
+    return calls.good.status_code == 200 and "handshake" in calls.intruder and bool(refusals)
+
+
+def _report_policy(calls: Calls, events: list[audit.SecurityEvent]) -> bool:
+    _section("policy (payments' rules live outside its code; deny overrides allow):")
+    decisions = [e for e in events if e.category == audit.Category.AUTHORIZATION]
+    for event in decisions:
+        rule, decision = event.attributes.get("rule_id"), event.attributes.get("decision_id")
+        print(
+            f"  {event.action} by {event.actor}: {event.outcome.value} "
+            f"(rule {rule}, decision {decision})"
+        )
+    refusal = calls.large.json().get("payment", {})
+    print(
+        f"  order of 5000 -> HTTP {calls.large.status_code} {refusal.get('error')} "
+        f"(decision {refusal.get('decision_id')})"
+    )
+    denied = [e for e in decisions if e.outcome == audit.Outcome.DENIED]
+    return calls.large.status_code == 403 and bool(denied)
+
+
 def _report_tokens(calls: Calls, events: list[audit.SecurityEvent]) -> bool:
     charged = calls.good.json().get("payment", {}).get("charged")
-    _section("tokens (EdDSA at+jwt from auth; orders exchanges the client's token, RFC 8693):")
-    print(f"  client -> orders -> payments with the exchanged token: charged {charged}")
+    _section("tokens (EdDSA at+jwt bound to the caller's certificate, RFC 8705):")
+    print(f"  orders exchanged the client's token for payments (RFC 8693): charged {charged}")
     reasons = [e.reason for e in events if e.category == audit.Category.TOKEN and e.reason]
     print(
         f"  forged signature -> orders: HTTP {calls.forged.status_code} "
