@@ -46,14 +46,18 @@ def acting_as(
     """Run the block as this caller, as an integration would have established it.
 
     ``principal`` is the subject (a token's ``sub``); ``peer_id`` is the
-    mTLS-proven SPIFFE ID (validated: InvalidSpiffeId otherwise). Either may
-    be a workload's identity source. ``scopes`` may be an OAuth scope string
+    mTLS-proven SPIFFE ID (validated: InvalidSpiffeId otherwise) and is the
+    principal too when none is given, as with an mTLS call without a token.
+    Either may be a workload's identity source. ``scopes`` may be an OAuth scope string
     (``"orders:read orders:write"``). The block also sees the correlation
     context bound at entry. The previous caller is restored on exit.
     """
+    peer = _peer_text(peer_id)
+    subject = _principal_text(principal)
     context = SecurityContext(
-        principal=_principal_text(principal),
-        peer_id=_peer_text(peer_id),
+        # As the integrations do: without a token, the caller is its peer ID.
+        principal=subject if subject is not None else peer,
+        peer_id=peer,
         scopes=scopes,
         claims=dict(claims or {}),
         correlation=correlation.peek(),

@@ -172,6 +172,13 @@ def test_acting_as_refuses_odd_principal() -> None:
         pass
 
 
+def test_acting_as_peer_alone_is_the_principal() -> None:
+    with acting_as(peer_id="spiffe://test.example/web") as ctx:
+        assert ctx.principal == ctx.peer_id == "spiffe://test.example/web"
+    with acting_as("alice", peer_id="spiffe://test.example/web") as ctx:
+        assert ctx.principal == "alice"
+
+
 def test_acting_as_carries_the_bound_correlation() -> None:
     with correlation.scope() as bound, acting_as("alice") as ctx:
         assert ctx.correlation is bound
