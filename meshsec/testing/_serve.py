@@ -33,8 +33,17 @@ _MAX_BODY = 16 * 1024 * 1024
 _CONNECTION_TIMEOUT = 10.0
 
 
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
 def _headers(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
+
+
+def _headers_repr(value: Mapping[str, str]) -> str:
+    # A failing test prints the request: credentials must not go with it.
+    shown = {k: "[REDACTED]" if k.lower() in _SECRET_HEADERS else v for k, v in value.items()}
+    return repr(shown)
 
 
 @attrs.frozen(kw_only=True)
@@ -43,13 +52,14 @@ class ServedRequest:
 
     ``peer`` is the client's SPIFFE ID, checked by meshsec during the
     handshake; ``peer_certificate`` is its X509-SVID (for certificate-bound
-    tokens). ``headers`` keep the case the client sent.
+    tokens). ``headers`` keep the case the client sent. ``repr`` hides
+    credential headers and the body.
     """
 
     method: str
     path: str
-    headers: Mapping[str, str] = attrs.field(converter=_headers)
-    body: bytes
+    headers: Mapping[str, str] = attrs.field(converter=_headers, repr=_headers_repr)
+    body: bytes = attrs.field(repr=lambda body: f"<{len(body)} bytes>")
     peer: SpiffeId
     peer_certificate: x509.Certificate
 

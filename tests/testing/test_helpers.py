@@ -9,6 +9,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import meshsec.testing
 from meshsec import audit, correlation
@@ -209,6 +211,11 @@ def test_frozen_clock_start_forms(start: object) -> None:
     assert clock() == 1_700_000_000
     clock.advance(timedelta(seconds=5))
     assert clock() == 1_700_000_005
+
+
+@given(st.datetimes(timezones=st.timezones(), allow_imaginary=False))
+def test_frozen_clock_iso_round_trip(when: datetime) -> None:
+    assert frozen_clock(when.isoformat())() == frozen_clock(when)() == when.timestamp()
 
 
 @pytest.mark.parametrize("bad", ["2023-11-14T22:13:20", "yesterday", datetime(2023, 1, 1)])

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshsec.clock import FrozenClock
 from meshsec.errors import ConfigError, TokenError
@@ -210,6 +212,39 @@ def test_oversized_or_negative_length_refused(mesh: TestMesh) -> None:
         session = mesh.client_session("web", expect="api")
         reply = session.post(url, headers={"Content-Length": "-1"}, data=b"", timeout=5)
         assert reply.status_code == 400
+
+
+def test_served_request_repr_hides_bearer_token_and_body(mesh: TestMesh) -> None:
+    seen: list[ServedRequest] = []
+
+    def handler(request: ServedRequest) -> tuple[int, dict[str, str], bytes]:
+        seen.append(request)
+        return 200, {}, b""
+
+    token = mesh.token("alice", "api")
+    with mesh.serve(handler, workload="api") as url:
+        mesh.client_session("web", expect="api").post(
+            url, data=b"card=4111111111111111", headers={"Authorization": f"Bearer {token}"}
+        )
+    (request,) = seen
+    assert request.bearer == token
+    assert token not in repr(request)
+    assert "4111111111111111" not in repr(request)
+    assert "[REDACTED]" in repr(request)
+
+
+@settings(max_examples=40)
+@given(st.lists(st.from_regex(r"[a-zA-Z0-9._-]{1,12}", fullmatch=True), min_size=1, max_size=4))
+def test_shorthand_round_trips_to_the_full_id(segments: list[str]) -> None:
+    mesh = TestMesh()
+    path = "/".join(segments)
+    if any(s in {".", ".."} for s in segments):
+        with pytest.raises(InvalidSpiffeId):
+            mesh.spiffe_id(path)
+        return
+    sid = mesh.spiffe_id(path)
+    assert str(sid) == f"spiffe://test.example/{path}"
+    assert mesh.spiffe_id(str(sid)) == sid == mesh.spiffe_id("/" + path)
 
 
 def test_handler_runs_as_the_peer_with_correlation() -> None:
