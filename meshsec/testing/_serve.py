@@ -110,6 +110,10 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         super().setup()
 
     def _dispatch(self) -> None:
+        if self.headers.get("Transfer-Encoding"):
+            # Reading a body we cannot frame would hand the handler a wrong one.
+            self._reply(411, {}, b"send a Content-Length; chunked bodies are not supported")
+            return
         try:
             request = self._read()
         except ValueError:

@@ -247,6 +247,13 @@ def test_shorthand_round_trips_to_the_full_id(segments: list[str]) -> None:
     assert mesh.spiffe_id(str(sid)) == sid == mesh.spiffe_id("/" + path)
 
 
+def test_chunked_body_refused_rather_than_misread(mesh: TestMesh) -> None:
+    with mesh.serve(ok, workload="api") as url:
+        session = mesh.client_session("web", expect="api")
+        reply = session.post(url, data=iter([b"part1", b"part2"]), timeout=5)
+    assert reply.status_code == 411
+
+
 def test_handler_runs_as_the_peer_with_correlation() -> None:
     from meshsec import correlation
     from meshsec.context import current_security_context
