@@ -36,10 +36,18 @@ _URL_RE = re.compile(
 _SPIFFE_RE = re.compile(r"spiffe://(?P<td>[a-z0-9._-]{1,255})(?:/[A-Za-z0-9._-]+)*")
 
 
+def _sequence(value: object, what: str) -> tuple[object, ...]:
+    # A bare string is iterable too: "localhost" would become the hosts
+    # "l", "o", "c", ... and put one-letter names inside the boundary.
+    if isinstance(value, str | bytes | bytearray) or not hasattr(value, "__iter__"):
+        raise CorrelationConfigError(f"{what} must be a tuple or list of strings, not one string")
+    return tuple(value)
+
+
 def _normalise_hosts(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     hosts = []
-    for pattern in value:
-        host = str(pattern).lower().removesuffix(".")
+    for pattern in _sequence(value, "boundary hosts"):
+        host = pattern.lower().removesuffix(".") if isinstance(pattern, str) else ""
         if _PATTERN_RE.fullmatch(host) is None:
             raise CorrelationConfigError(
                 "a boundary host pattern must be a hostname, an IP literal or '*.' "
@@ -51,8 +59,8 @@ def _normalise_hosts(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 def _normalise_domains(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     domains = []
-    for domain in value:
-        name = str(domain).lower()
+    for domain in _sequence(value, "boundary trust_domains"):
+        name = domain.lower() if isinstance(domain, str) else ""
         if _TRUST_DOMAIN_RE.fullmatch(name) is None:
             raise CorrelationConfigError(
                 "a boundary trust domain must be a SPIFFE trust domain name "

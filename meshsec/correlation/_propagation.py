@@ -206,9 +206,17 @@ def inject(
 
 
 def _remove(headers: MutableMapping[Any, Any], lowered: tuple[str, ...]) -> None:
-    stale = [k for k in headers if isinstance(k, str) and k.lower() in lowered]
+    # Names may be bytes (ASGI, forwarded raw headers), as extract() accepts:
+    # a stale b"baggage" left behind would cross the boundary unchecked.
+    stale = [k for k in headers if _lowered_name(k) in lowered]
     for key in stale:
         del headers[key]
+
+
+def _lowered_name(name: object) -> str | None:
+    if isinstance(name, bytes | bytearray):
+        return bytes(name).decode("latin-1").lower()
+    return name.lower() if isinstance(name, str) else None
 
 
 def to_otel_context(
