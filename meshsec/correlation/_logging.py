@@ -24,7 +24,17 @@ _ANSI_RE = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"
     r"|\x1b[@-Z\\-_]"
 )
-_NONE = "-"
+
+
+class _Absent(str):
+    """The "-" placeholder for a missing ID, told apart from a peer's own "-" ID."""
+
+    __slots__ = ()
+
+
+# "-" is a valid correlation ID too: a client sending "X-Correlation-ID: -"
+# must not make its requests' JSON lines read "no correlation" (null).
+_NONE = _Absent("-")
 
 
 def strip_ansi(text: str) -> str:
@@ -80,7 +90,7 @@ class JsonFormatter(logging.Formatter):
         fields = _fields()
         for index, name in enumerate(("correlation_id", "trace_id", "span_id")):
             value = getattr(record, name, fields[index])
-            data[name] = None if value == _NONE else strip_ansi(str(value))
+            data[name] = None if value is _NONE else strip_ansi(str(value))
         if record.exc_info:
             data["exception"] = strip_ansi(self.formatException(record.exc_info))
         if record.stack_info:
