@@ -68,7 +68,7 @@ def test_log_injection_through_format_args_is_one_clean_line(json_log):
 def test_log_injection_through_exception_text_and_stack_is_one_clean_line(json_log):
     log, stream = json_log
     try:
-        raise ValueError(HOSTILE)
+        raise ValueError(HOSTILE)  # noqa: TRY301  the traceback text is the subject
     except ValueError:
         log.exception("failed %s", HOSTILE, stack_info=True)
     entry = one_entry(stream)
@@ -121,12 +121,20 @@ def test_extra_fields_cannot_forge_json_keys(json_log):
 
 
 def test_nested_scopes_unwind_correctly_through_exceptions():
-    with scope({"X-Correlation-ID": "outer"}):
-        with pytest.raises(RuntimeError), scope({"X-Correlation-ID": "inner"}):
-            with pytest.raises(KeyError), scope({"X-Correlation-ID": "innermost"}):
-                raise KeyError("x")
+    def innermost() -> None:
+        with scope({"X-Correlation-ID": "innermost"}):
+            raise KeyError("x")
+
+    def inner() -> None:
+        with scope({"X-Correlation-ID": "inner"}):
+            with pytest.raises(KeyError):
+                innermost()
             assert current_id() == "inner"
             raise RuntimeError("y")
+
+    with scope({"X-Correlation-ID": "outer"}):
+        with pytest.raises(RuntimeError):
+            inner()
         assert current_id() == "outer"
     assert peek() is None
 
