@@ -10,6 +10,7 @@ attribute keys and JWT / PEM-private-key values with ``[REDACTED]``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -118,6 +119,7 @@ def looks_secret_value(text: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1024)  # names come from code: a small vocabulary
 def looks_secret_key(name: str) -> bool:
     """True for attribute names that look like they hold a secret.
 
@@ -138,7 +140,12 @@ def clean_text(value: object, limit: int = MAX_TEXT) -> str:
     """Redact, escape and bound one text value."""
     if isinstance(value, Secret):
         return REDACTED
-    text = value if isinstance(value, str) else str(value)
+    if type(value) is str:
+        text = value
+    else:
+        # A str subclass becomes a plain str (its own lower(), __eq__ or
+        # __hash__ must not steer the checks below or the name caches).
+        text = str.__str__(value) if isinstance(value, str) else str(value)
     cut = len(text) > limit
     if cut:
         # Bound the work first: the regexes below then see at most ``limit``

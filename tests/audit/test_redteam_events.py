@@ -339,3 +339,30 @@ def test_hostile_correlation_headers_become_exactly_one_event_without_the_values
         assert leaked not in text
     assert ev.correlation_id == ctx.correlation_id  # the fresh, safe replacement
     assert ev.attributes["reasons"].split() == list(ctx.rejected)
+
+
+class Sneaky(str):
+    """A str subclass that lies about itself."""
+
+    __slots__ = ()
+
+    def lower(self) -> str:  # type: ignore[override]
+        return "harmless"
+
+    def __str__(self) -> str:
+        return "harmless"
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash("kid")
+
+
+def test_a_lying_str_subclass_cannot_steer_redaction_or_escaping():
+    audit._sanitize.looks_secret_key("kid")  # a cached harmless name with the same hash
+    ev = event(actor=Sneaky("a\r\nb"), attributes={Sneaky("access_token"): Sneaky("s3cr3t-value")})
+    assert ev.actor == "a\\x0d\\x0ab"
+    assert type(ev.actor) is str
+    assert dict(ev.attributes) == {"access_token": "[REDACTED]"}
+    assert "s3cr3t" not in ev.to_json()
