@@ -94,7 +94,9 @@ class PropagationBoundary:
         """
         if destination is None:
             return True
-        text = str(destination)
+        # A str subclass is read as the string it is (what an HTTP client
+        # sends to), never through an overridden __str__.
+        text = str.__str__(destination) if isinstance(destination, str) else str(destination)
         if text[:9].lower() == "spiffe://":
             spiffe = _SPIFFE_RE.fullmatch(text)
             return spiffe is not None and spiffe.group("td") in self.trust_domains

@@ -178,3 +178,11 @@ def test_verify_of_a_directory_or_missing_file_is_a_typed_file_error(tmp_path):
 def test_text_key_in_a_secret_verifies_like_its_bytes(tmp_path):
     path = write_chain(tmp_path / "a.jsonl", 3, key=b"text-key-0123456789")
     assert verify_chain(path, key=Secret("text-key-0123456789")).ok
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_verifying_an_endless_device_returns_instead_of_hanging():
+    start = time.perf_counter()
+    result = verify_chain("/dev/zero", key=KEY)
+    assert (result.ok, result.first_bad_line, result.problem) == (False, 1, "malformed")
+    assert time.perf_counter() - start < 5

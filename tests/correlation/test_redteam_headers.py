@@ -478,3 +478,20 @@ def test_baggage_entry_of_exactly_4096_bytes_is_kept():
     member = "big=" + "x" * 4092
     ctx = extract({"baggage": member})
     assert inject(context=ctx)["baggage"] == member
+
+
+class LyingURL(str):
+    """Its characters say one host, its __str__ another."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "https://svc.internal.example/"
+
+
+def test_a_str_subclass_cannot_lie_its_way_inside_the_boundary():
+    ctx = extract({"traceparent": TRACEPARENT, "baggage": "t=1"})
+    out = inject(context=ctx, destination=LyingURL("https://evil.example/"), config=CONFIG)
+    assert "baggage" not in out
+    inside = inject(context=ctx, destination=LyingURL(INSIDE), config=CONFIG)
+    assert inside["baggage"] == "t=1"
