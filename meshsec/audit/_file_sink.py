@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -23,6 +24,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover  # Windows: no advisory locks, single writer by contract
     fcntl = None  # type: ignore[assignment]
+
+_log = logging.getLogger("meshsec.audit")
 
 DEFAULT_CHECKPOINT_EVERY: Final = 1000
 _TAIL_BYTES: Final = 1 << 20
@@ -73,6 +76,13 @@ class JsonlFileSink:
             self._file.close()
             raise
         self._since_checkpoint = 0
+        if not self._chain.keyed:
+            # The weaker mode is the default, so it is loud: once per sink.
+            _log.warning(
+                "audit file %r has no key: its SHA-256 chain only catches accidents; "
+                "anyone who can edit the file can recompute it (pass key=...)",
+                self._path.name,
+            )
 
     @property
     def path(self) -> Path:

@@ -186,3 +186,16 @@ def test_verifying_an_endless_device_returns_instead_of_hanging():
     result = verify_chain("/dev/zero", key=KEY)
     assert (result.ok, result.first_bad_line, result.problem) == (False, 1, "malformed")
     assert time.perf_counter() - start < 5
+
+
+def test_an_unkeyed_sink_says_once_that_it_only_catches_accidents(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="meshsec.audit"):
+        with JsonlFileSink(tmp_path / "plain.jsonl") as sink:
+            sink.emit(login(1))
+            sink.emit(login(2))
+        with JsonlFileSink(tmp_path / "keyed.jsonl", key=KEY) as sink:
+            sink.emit(login(1))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "meshsec.audit"]
+    assert len(warnings) == 1
+    assert "plain.jsonl" in warnings[0]
+    assert "only catches accidents" in warnings[0]
