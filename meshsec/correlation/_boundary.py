@@ -27,8 +27,10 @@ _PATTERN_RE = re.compile(rf"(?:\*\.)?{_HOSTNAME}|{_IPV6_LITERAL}")
 _TRUST_DOMAIN_RE = re.compile(r"[a-z0-9._-]{1,255}")
 
 # scheme://host[:port][path-query-fragment]; no userinfo, no backslash, printable ASCII.
+# No "." in the scheme although RFC 3986 allows one: urllib3 (under requests)
+# does not, and reads "a.example.x://b.example" as host "a.example.x".
 _URL_RE = re.compile(
-    rf"[a-z][a-z0-9+.-]*://(?P<host>[a-z0-9._-]+|{_IPV6_LITERAL})"
+    rf"[a-z][a-z0-9+-]*://(?P<host>[a-z0-9._-]+|{_IPV6_LITERAL})"
     r"(?::[0-9]{1,5})?(?:[/?#][\x21-\x5b\x5d-\x7e]*)?",
     re.IGNORECASE,
 )

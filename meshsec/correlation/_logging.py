@@ -37,11 +37,16 @@ class _Absent(str):
 _NONE = _Absent("-")
 
 
+# Whatever is left after removing whole sequences: ESC and the C1 controls,
+# whose 8-bit forms (CSI, OSC, DCS, ST ...) some terminals still obey.
+_STRAY_RE = re.compile(r"[\x1b\x80-\x9f]")
+
+
 def strip_ansi(text: str) -> str:
-    """``text`` without ANSI escape sequences, and without any stray ESC or CSI byte."""
-    if "\x1b" not in text and "\x9b" not in text:
+    """``text`` without ANSI escape sequences, and without any stray ESC or C1 control."""
+    if _STRAY_RE.search(text) is None:
         return text
-    return _ANSI_RE.sub("", text).replace("\x1b", "").replace("\x9b", "")
+    return _STRAY_RE.sub("", _ANSI_RE.sub("", text))
 
 
 def _fields() -> tuple[str, str, str]:

@@ -495,3 +495,14 @@ def test_a_str_subclass_cannot_lie_its_way_inside_the_boundary():
     assert "baggage" not in out
     inside = inject(context=ctx, destination=LyingURL(INSIDE), config=CONFIG)
     assert inside["baggage"] == "t=1"
+
+
+@pytest.mark.parametrize(
+    "destination",
+    ["api.internal.examplehttps://svc.internal.example", "evil.example.x://svc.internal.example/"],
+)
+def test_a_dotted_scheme_that_urllib3_reads_as_a_host_is_outside(destination: str):
+    # urllib3 sees the host "api.internal.examplehttps" here; meshsec must not
+    # see "svc.internal.example".
+    ctx = extract({"traceparent": TRACEPARENT, "baggage": "t=1"})
+    assert "baggage" not in inject(context=ctx, destination=destination, config=CONFIG)

@@ -229,3 +229,12 @@ def test_one_scope_object_nested_in_itself_unwinds_in_order():
     with shared, scope({"X-Correlation-ID": "mid"}), shared:
         assert current_id() == "same"
     assert peek() is None
+
+
+@pytest.mark.parametrize("c1", [chr(c) for c in range(0x80, 0xA0)])
+def test_eight_bit_c1_controls_never_reach_the_decoded_message(json_log, c1: str):
+    log, stream = json_log
+    log.warning("a%sb]0;title%sc", c1, c1)
+    entry = one_entry(stream)
+    assert c1 not in str(entry["message"])
+    assert "\x1b" not in str(entry["message"])
