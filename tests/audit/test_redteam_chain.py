@@ -199,3 +199,49 @@ def test_an_unkeyed_sink_says_once_that_it_only_catches_accidents(tmp_path, capl
     assert len(warnings) == 1
     assert "plain.jsonl" in warnings[0]
     assert "only catches accidents" in warnings[0]
+
+
+_FULL_DISK_SCRIPT = """
+import resource, signal, sys
+from pathlib import Path
+from meshsec import audit
+from meshsec.audit import JsonlFileSink, SecurityEvent
+
+path, key = Path(sys.argv[1]), sys.argv[2].encode()
+event = SecurityEvent(category="key", action="rotate", outcome="success", attributes={"n": 1})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG / short writes, not a kill
+sink = JsonlFileSink(path, key=key)
+sink.emit(event)
+size = path.stat().st_size
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, hard))  # "disk full" mid-line
+failures = 0
+for _ in range(3):
+    try:
+        sink.emit(event)
+    except audit.AuditFileError:
+        failures += 1
+print("failures", failures, "size-unchanged", path.stat().st_size == size)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # space is free again
+sink.emit(event)
+sink.close()
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+def test_a_full_disk_mid_line_leaves_no_torn_line_and_the_chain_continues(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "full.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_SCRIPT, str(path), KEY.decode()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "failures 3 size-unchanged True" in result.stdout
+    report = verify_chain(path, key=KEY)
+    assert (report.ok, report.lines) == (True, 2)
