@@ -22,7 +22,9 @@ class Classification(enum.IntEnum):
         """A level from itself or its case-insensitive name; ConfigError otherwise."""
         if isinstance(value, Classification):
             return value
-        if isinstance(value, str):
+        # ASCII only: str.upper() folds U+0131 (dotless i) and U+017F (long s)
+        # to 'I' and 'S', so a lookalike would otherwise name a level.
+        if isinstance(value, str) and value.isascii():
             found = cls.__members__.get(value.strip().upper())
             if found is not None:
                 return found

@@ -13,8 +13,8 @@ from meshsec.errors import ConfigError, FieldError, MeshsecError
 from meshsec.fields import _audit
 from meshsec.fields._cipher import FieldCipher
 from meshsec.fields._classification import Classification
-from meshsec.fields._codec import canonical_context
-from meshsec.fields._errors import DecryptionError
+from meshsec.fields._codec import canonical_context, check_json
+from meshsec.fields._errors import DecryptionError, UnsupportedValueError
 from meshsec.fields._keyring import Keyring
 from meshsec.fields._masks import Masker, parse_mask
 from meshsec.fields._schema import ANY_KEY, EACH, KEY, Action, FieldRule, FieldSchema, Step
@@ -22,6 +22,7 @@ from meshsec.fields._tokenizer import Tokenizer
 
 __all__ = ["FieldProtector"]
 
+_MAX_DEPTH: Final = 200
 _IDEMPOTENT: Final = re.compile(r"(?:first|last):?\d{1,3}|fixed:.*", re.DOTALL)
 
 Slot = tuple[Any, Any]  # (container, key or index) holding one matched value
@@ -94,10 +95,11 @@ class FieldProtector:
         classifications (never values). Raises DecryptionError if any
         envelope or token fails.
         """
-        level = Classification.parse(clearance)
         shown: list[FieldRule] = []
         hidden: list[FieldRule] = []
+        level: Classification | None = None
         try:
+            level = Classification.parse(clearance)
             context_bytes = canonical_context(context)
             out = _copy(record)
             for rule in self._schema.rules:
@@ -145,6 +147,9 @@ class FieldProtector:
             return self._siv.tokenize(value, field=rule.path)
         if rule.action == Action.TOKENIZE_IRREVERSIBLE:
             return self._hmac.tokenize(value, field=rule.path)
+        # Masks see JSON values only: the text of bytes, a set or NaN is
+        # not a value the record can hold, and part of it would be shown.
+        check_json(value, field=rule.path)
         return self._maskers[rule.path](value)
 
     def _open(self, rule: FieldRule, value: Any, context: bytes) -> Any:
@@ -162,6 +167,7 @@ class FieldProtector:
             # Masks are idempotent, so masking again costs nothing for a
             # protected record and stops clear text planted in storage.
             for container, key in slots:
+                check_json(container[key], field=rule.path)
                 container[key] = self._maskers[rule.path](container[key])
             return
         if rule.action not in (Action.ENCRYPT, Action.TOKENIZE):
@@ -214,17 +220,23 @@ def _identity(value: object) -> object:
     return value
 
 
-def _copy(value: Any) -> Any:
-    """A deep copy of the JSON containers; leaves are shared (they are immutable)."""
+def _copy(value: Any, depth: int = 0) -> Any:
+    """A deep copy of the JSON containers; leaves are shared (they are immutable).
+
+    A record that refers to itself would recurse forever: the depth bound
+    turns it (and absurd nesting) into a typed error, not a RecursionError.
+    """
     kind = type(value)
-    if kind is dict:
-        return {k: _copy(v) for k, v in value.items()}
-    if kind is str or kind is int or kind is list:
-        return [_copy(v) for v in value] if kind is list else value
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
+    if kind is str or kind is int:
+        return value
+    if depth > _MAX_DEPTH:
+        raise UnsupportedValueError(
+            f"record nests deeper than {_MAX_DEPTH} levels or contains itself (a cycle)"
+        )
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
+        return {k: _copy(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [_copy(v, depth + 1) for v in value]
     return value
 
 
@@ -280,7 +292,7 @@ def _key_id(value: object) -> str | None:
 
 def _reveal_event(
     outcome: Outcome,
-    level: Classification,
+    level: Classification | None,
     shown: list[FieldRule],
     hidden: list[FieldRule],
     *,
@@ -298,7 +310,7 @@ def _reveal_event(
         outcome,
         reason=reason,
         attributes={
-            "clearance": level.name.lower(),
+            "clearance": "invalid" if level is None else level.name.lower(),
             "revealed_fields": listing(shown),
             "masked_fields": listing(hidden),
             "revealed_count": len(shown),

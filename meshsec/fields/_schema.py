@@ -86,6 +86,8 @@ class FieldSchema:
             document = json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"field schema is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ConfigError("field schema is not valid JSON: nested too deeply") from None
         return cls.parse(document, masks=masks)
 
     @classmethod
@@ -98,6 +100,8 @@ class FieldSchema:
             document = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError(f"field schema is not valid YAML: {exc}") from None
+        except RecursionError:
+            raise ConfigError("field schema is not valid YAML: nested too deeply") from None
         return cls.parse(document, masks=masks)
 
     @classmethod
