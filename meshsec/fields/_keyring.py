@@ -338,7 +338,7 @@ def _unwrap_entry(name: str, entry: Any, provider: KeyProvider) -> _DataKey:
     return _DataKey(
         key_id=key_id,
         version=version,
-        created_at=float(created),  # type: ignore[arg-type]  # checked int | float above
+        created_at=float(created),
         material=material,
         uses=uses,
     )
