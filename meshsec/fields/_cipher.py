@@ -76,6 +76,7 @@ class FieldCipher:
         Raises UnsupportedValueError for values that are not JSON types, and
         KeyUsageExceededError when the primary key reached its usage bound.
         """
+        check_field(field)  # before _seal counts a use of the key
         return self._seal(value, field, canonical_context(context))
 
     def _seal(self, value: object, field: str, context_bytes: bytes) -> str:

@@ -23,6 +23,9 @@ from meshsec.fields._tokenizer import Tokenizer
 __all__ = ["FieldProtector"]
 
 _MAX_DEPTH: Final = 200
+# Shapes of stored irreversible values: an HMAC-SHA256 token and a keyed-hash mask.
+_HMAC_TOKEN: Final = re.compile(r"mh1\.[A-Za-z0-9_-]{1,40}\.[A-Za-z0-9_-]{43}")
+_KEYED_HASH: Final = re.compile(r"hmac:[A-Za-z0-9_-]{11,43}")
 _IDEMPOTENT: Final = re.compile(r"(?:first|last):?\d{1,3}|fixed:.*", re.DOTALL)
 
 Slot = tuple[Any, Any]  # (container, key or index) holding one matched value
@@ -57,6 +60,11 @@ class FieldProtector:
         self._siv = Tokenizer(keyring, reversible=True)
         self._hmac = Tokenizer(keyring, reversible=False)
         self._maskers = {rule.path: self._compile(rule, custom) for rule in schema.rules}
+        self._hashed = frozenset(
+            rule.path
+            for rule in schema.rules
+            if rule.action == Action.MASK and rule.mask == "hash" and "hash" not in custom
+        )
         self._remask = frozenset(
             rule.path
             for rule in schema.rules
@@ -171,7 +179,8 @@ class FieldProtector:
                 container[key] = self._maskers[rule.path](container[key])
             return
         if rule.action not in (Action.ENCRYPT, Action.TOKENIZE):
-            return  # HMAC tokens, keyed hashes and custom masks are shown as stored
+            self._reveal_stored(rule, slots)
+            return
         if rule.action == Action.TOKENIZE and not cleared and rule.reveal_mask is None:
             for container, key in slots:
                 if not self._siv.is_token(container[key]):
@@ -180,6 +189,17 @@ class FieldProtector:
         for container, key in slots:
             clear = self._open(rule, container[key], context)
             container[key] = clear if cleared else self._maskers[rule.path](clear)
+
+    def _reveal_stored(self, rule: FieldRule, slots: list[Slot]) -> None:
+        """HMAC tokens and keyed hashes are shown as stored, but only when they
+        have that shape: clear text planted in such a column never leaves.
+        Custom masks are shown as stored."""
+        for container, key in slots:
+            text = container[key] if isinstance(container[key], str) else ""
+            if rule.action == Action.TOKENIZE_IRREVERSIBLE and not _HMAC_TOKEN.fullmatch(text):
+                raise DecryptionError(rule.path)
+            if rule.path in self._hashed and not _KEYED_HASH.fullmatch(text):
+                container[key] = self._maskers[rule.path](container[key])
 
     def _compile(self, rule: FieldRule, custom: Mapping[str, Masker]) -> Masker:
         spec = rule.mask if rule.action == Action.MASK else rule.reveal_mask

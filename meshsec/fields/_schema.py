@@ -139,7 +139,8 @@ def _unwrap(document: Mapping[str, Any]) -> Mapping[str, Any]:
         extra = set(document) - {"fields", "version"}
         if extra:
             raise ConfigError(f"field schema has unknown top-level keys {sorted(extra)}")
-        if document.get("version", 1) != 1:
+        version = document.get("version", 1)
+        if type(version) is not int or version != 1:  # not True, not 1.0
             raise ConfigError("field schema version must be 1")
         fields: Mapping[str, Any] = document["fields"]
         return fields
