@@ -207,6 +207,8 @@ class _Walker:
         """Scan a mapping key (emails and tokens are used as keys too); a key with
         findings is reported and replaced by its redacted text, also in paths."""
         text = _as_text(key)
+        if text is None and key is not None and not isinstance(key, bool | float):
+            text = _key_text(key)  # a tuple key renders into the path: scan its text too
         if text is None or len(text) < _SHORTEST:
             return key
         known = self.keys.get(text)
@@ -240,6 +242,13 @@ def _unique(out: dict[Any, Any], key: object) -> object:
         n += 1
         found = f"{key}#{n}"
     return found
+
+
+def _key_text(key: object) -> str | None:
+    try:
+        return str(key)
+    except Exception:  # noqa: BLE001  # a key whose __str__ fails is shown as its type
+        return None
 
 
 def _as_text(obj: object) -> str | None:
