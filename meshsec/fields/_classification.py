@@ -18,6 +18,13 @@ class Classification(enum.IntEnum):
     RESTRICTED = 3
 
     @classmethod
+    def _missing_(cls, value: object) -> Classification | None:
+        # Classification("restricted") works like Classification.parse for names.
+        if isinstance(value, str) and value.isascii():
+            return cls.__members__.get(value.strip().upper())
+        return None
+
+    @classmethod
     def parse(cls, value: object) -> Classification:
         """A level from itself or its case-insensitive name; ConfigError otherwise."""
         if isinstance(value, Classification):

@@ -154,6 +154,8 @@ class Keyring:
 
     def retire(self, key_id: str) -> None:
         """Forget a non-primary key version; envelopes under it no longer decrypt."""
+        if not isinstance(key_id, str):
+            raise KeyringError("a key id is a string such as 'orders-v1'")
         with self._lock:
             key = self._keys.get(key_id)
             if key is None:

@@ -20,6 +20,7 @@ from meshsec.fields import (
     DecryptionError,
     FieldProtector,
     Keyring,
+    KeyringError,
     Tokenizer,
     UnsupportedValueError,
 )
@@ -437,3 +438,21 @@ def test_schema_version_must_be_the_int_one() -> None:
         with pytest.raises(ConfigError):
             FieldProtector({"version": version, "fields": {"a": "drop"}}, keyring=_KEYRING)
     FieldProtector({"version": 1, "fields": {"a": "drop"}}, keyring=_KEYRING)
+
+
+def test_classification_levels_are_ordered_and_named() -> None:
+    levels = [Classification(name) for name in ("public", "internal", "confidential", "restricted")]
+    assert levels == sorted(levels)
+    assert levels == [Classification.parse(level.name.lower()) for level in levels]
+    for lookalike in ("restr\u0131cted", "\uff52estricted", "secret"):
+        with pytest.raises(ValueError, match="not a valid"):
+            Classification(lookalike)
+
+
+@pytest.mark.parametrize("key_id", [None, 1, ["rt-v1"], b"rt-v1", "rt-v1 ", "RT-V1"])
+def test_retiring_odd_key_ids_is_a_keyring_error_and_changes_nothing(key_id: object) -> None:
+    keyring = Keyring.generate("rt")
+    keyring.rotate()
+    with pytest.raises(KeyringError):
+        keyring.retire(key_id)  # type: ignore[arg-type]
+    assert keyring.key_ids == ("rt-v2", "rt-v1")
