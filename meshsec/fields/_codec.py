@@ -116,7 +116,7 @@ def canonical_context(context: Mapping[str, object]) -> bytes:
         if type(key) is not str:
             raise UnsupportedValueError(_CONTEXT_RULE)
         if kind is str:
-            text = _quote(_checked_text(value))
+            text = _quote(value if value.isascii() else _checked_text(value))
         elif kind is int and value.bit_length() <= MAX_INT_BITS:
             text = int.__repr__(value)
         elif kind is bool:
@@ -125,19 +125,19 @@ def canonical_context(context: Mapping[str, object]) -> bytes:
             text = "null"
         else:
             raise UnsupportedValueError(_CONTEXT_RULE)
-        parts.append(f"{_quote(_checked_text(key))}:{text}")
+        name = key if key.isascii() else _checked_text(key)
+        parts.append(f"{_quote(name)}:{text}")
     return ("{" + ",".join(parts) + "}").encode("ascii")
 
 
 def _checked_text(text: str) -> str:
-    # The ASCII escape of a lone surrogate pair equals that of the real
-    # character ("\\ud83d\\ude00"): refuse lone surrogates so that no two
-    # contexts share one canonical form.
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UnsupportedValueError(_CONTEXT_RULE + " (no lone surrogates)") from None
+    # Called for non-ASCII text only. The ASCII escape of a lone surrogate
+    # pair equals that of the real character ("\\ud83d\\ude00"): refuse lone
+    # surrogates so that no two contexts share one canonical form.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsupportedValueError(_CONTEXT_RULE + " (no lone surrogates)") from None
     return text
 
 
