@@ -19,6 +19,7 @@ from meshsec.fields import (
     Classification,
     DecryptionError,
     FieldProtector,
+    FieldSchema,
     Keyring,
     KeyringError,
     Tokenizer,
@@ -456,3 +457,12 @@ def test_retiring_odd_key_ids_is_a_keyring_error_and_changes_nothing(key_id: obj
     with pytest.raises(KeyringError):
         keyring.retire(key_id)  # type: ignore[arg-type]
     assert keyring.key_ids == ("rt-v2", "rt-v1")
+
+
+@pytest.mark.parametrize(
+    "loader", [FieldSchema.from_json, FieldSchema.from_yaml], ids=["json", "yaml"]
+)
+@pytest.mark.parametrize("text", ["[" * 1_200, "{" * 1_200, "", "[1, 2]", "7"])
+def test_absurd_schema_documents_are_config_errors(loader, text: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError):
+        loader(text)
