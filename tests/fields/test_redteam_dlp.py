@@ -297,3 +297,37 @@ def test_catastrophic_backtracking_inputs_scan_in_linear_time(name: str) -> None
     start = time.perf_counter()
     scan(text)
     assert time.perf_counter() - start < 10.0
+
+
+_KEYS = st.one_of(
+    st.text(max_size=12),
+    st.integers(),
+    st.none(),
+    st.tuples(st.text(max_size=5)),
+    st.binary(max_size=8),
+    st.sampled_from(["ada@example.com", 4111111111111111, ("ada@example.com",), JWT]),
+)
+_LEAVES = st.one_of(
+    st.text(max_size=30),
+    st.integers(),
+    st.binary(max_size=20),
+    st.none(),
+    st.sampled_from([CARD, "ada@example.com", "GB82WEST12345698765432", JWT, PEM]),
+)
+_TREES = st.recursive(
+    _LEAVES,
+    lambda kids: (
+        st.lists(kids, max_size=3)
+        | st.dictionaries(_KEYS, kids, max_size=3)
+        | st.tuples(kids, kids)
+    ),
+    max_leaves=12,
+)
+
+
+@given(doc=_TREES)
+def test_redact_leaves_nothing_scan_would_find_and_paths_hold_no_values(doc: object) -> None:
+    assert scan(redact(doc)) == []
+    for finding in scan(doc):
+        for value in ("ada@example.com", CARD, JWT[:20], "GB82WEST"):
+            assert value not in finding.path
