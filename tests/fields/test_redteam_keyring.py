@@ -227,6 +227,8 @@ def test_pickle_and_copy_of_secret_bearing_objects_are_refused(index: int) -> No
         pickle.dumps(obj)
     with pytest.raises(TypeError):
         copy.deepcopy(obj)
+    with pytest.raises(TypeError):
+        copy.copy(obj)
 
 
 def test_protector_cannot_be_pickled_with_its_keys() -> None:

@@ -172,3 +172,11 @@ def test_masked_text_is_valid_unicode_that_normalizes_cleanly(text: str) -> None
     assert isinstance(out, str)
     out.encode("utf-8")
     unicodedata.normalize("NFC", out)
+
+
+def test_lone_surrogates_are_masked_without_errors_or_splits() -> None:
+    value = "ab\ud800cd\udfffef"
+    out = mask_keep_last(2)(value)
+    assert out == MASK_CHAR * 6 + "ef"
+    assert mask_keep_first(2)(value) == "ab" + MASK_CHAR * 6
+    assert mask_email("\ud800x@example.com") == "\ud800***@example.com"
