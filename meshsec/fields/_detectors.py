@@ -43,16 +43,6 @@ _DIGIT_RUN: Final = re.compile(r"(?<!\d)\d+(?:(?:[ \t]{0,3}[-./][ \t]{0,3}|[ \t]
 _GROUP: Final = re.compile(r"\d+")
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def _card_brand_ok(digits: str) -> bool:
     """Issuer identification ranges and lengths of the major schemes (ISO/IEC 7812).
 
