@@ -24,7 +24,7 @@ __all__ = ["FieldProtector"]
 
 _MAX_DEPTH: Final = 200
 # Shapes of stored irreversible values: an HMAC-SHA256 token and a keyed-hash mask.
-_HMAC_TOKEN: Final = re.compile(r"mh1\.[A-Za-z0-9_-]{1,40}\.[A-Za-z0-9_-]{43}")
+_HMAC_TOKEN: Final = re.compile(r"mh1\.[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{43}")
 _KEYED_HASH: Final = re.compile(r"hmac:[A-Za-z0-9_-]{11,43}")
 _IDEMPOTENT: Final = re.compile(r"(?:first|last):?\d{1,3}|fixed:.*", re.DOTALL)
 

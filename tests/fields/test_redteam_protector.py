@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshsec import audit
+from meshsec.clock import system_clock
 from meshsec.context import SecurityContext, run_as
 from meshsec.correlation import scope
 from meshsec.errors import ConfigError, FieldError, MeshsecError
@@ -25,6 +26,7 @@ from meshsec.fields import (
     Tokenizer,
     UnsupportedValueError,
 )
+from meshsec.fields._keyring import _new_key
 
 CTX = {"tenant": "acme", "record_id": 1}
 SCHEMA = {
@@ -466,3 +468,14 @@ def test_retiring_odd_key_ids_is_a_keyring_error_and_changes_nothing(key_id: obj
 def test_absurd_schema_documents_are_config_errors(loader, text: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError):
         loader(text)
+
+
+def test_longest_key_ids_still_reveal_irreversible_tokens() -> None:
+    # The longest key id a wrapped keyring accepts: a 32-character name, version 2**31.
+    name = "n" * 32
+    key = _new_key(name, 2**31, system_clock)
+    keyring = Keyring(name=name, keys=[key], primary=key.key_id)
+    assert len(key.key_id) == 44
+    protector = FieldProtector({"ref": "tokenize:irreversible"}, keyring=keyring)
+    stored = protector.protect({"ref": "C-1"}, context=CTX)
+    assert protector.reveal(stored, context=CTX, clearance="restricted") == stored
