@@ -479,3 +479,11 @@ def test_longest_key_ids_still_reveal_irreversible_tokens() -> None:
     protector = FieldProtector({"ref": "tokenize:irreversible"}, keyring=keyring)
     stored = protector.protect({"ref": "C-1"}, context=CTX)
     assert protector.reveal(stored, context=CTX, clearance="restricted") == stored
+
+
+@pytest.mark.parametrize("clearance", ["public", "confidential"])
+def test_text_planted_in_the_shape_of_a_token_never_leaves(clearance: str) -> None:
+    stored = _PROTECTOR.protect(RECORD, context=CTX)
+    stored["customer"]["email"] = "mt1.rt-v1.4111111111111111"
+    with pytest.raises(DecryptionError):
+        _PROTECTOR.reveal(stored, context=CTX, clearance=clearance)
