@@ -487,3 +487,17 @@ def test_text_planted_in_the_shape_of_a_token_never_leaves(clearance: str) -> No
     stored["customer"]["email"] = "mt1.rt-v1.4111111111111111"
     with pytest.raises(DecryptionError):
         _PROTECTOR.reveal(stored, context=CTX, clearance=clearance)
+
+
+def test_a_path_written_twice_cannot_quietly_downgrade_its_rule() -> None:
+    with pytest.raises(ConfigError, match="duplicate"):
+        FieldSchema.from_json('{"card.number": "encrypt", "card.number": "mask:last4"}')
+    with pytest.raises(ConfigError, match="duplicate"):
+        FieldSchema.from_yaml("card.number: encrypt\ncard.number: mask:last4\n")
+    with pytest.raises(ConfigError, match="duplicate"):
+        FieldSchema.from_yaml("fields:\n  a: {action: encrypt, action: drop}\n")
+    merged = FieldSchema.from_yaml("b: &r {action: encrypt}\nc: {<<: *r, classification: public}\n")
+    assert [(r.path, r.classification) for r in merged.rules] == [
+        ("b", Classification.RESTRICTED),
+        ("c", Classification.PUBLIC),
+    ]
