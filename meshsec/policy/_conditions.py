@@ -293,7 +293,7 @@ def _validated_operand(op: str, value: Any, where: str) -> Any:
         raise PolicyConfigError(f"{where}.value: 'prefix' needs a string")
     if op in ("eq", "ne", "contains") and k not in _SCALARS:
         raise PolicyConfigError(f"{where}.value: {op!r} needs a scalar value")
-    if k == "number" and not math.isfinite(value):
+    if k == "number" and isinstance(value, float) and not math.isfinite(value):
         raise PolicyConfigError(f"{where}.value: numbers must be finite")
     return value
 

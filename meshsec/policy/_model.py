@@ -184,6 +184,8 @@ def parse_yaml(text: str | bytes) -> Any:
         return yaml.load(text, Loader=loader)  # noqa: S506  loader is a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise PolicyConfigError(f"policy document is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise PolicyConfigError("policy document nests too deeply") from None
 
 
 def _strict_loader(yaml: Any) -> Any:
@@ -249,7 +251,11 @@ def _build(document: Any) -> PolicySet:
     }
     if name is not None:
         canonical_doc["name"] = name
-    canonical = canonical_bytes(canonical_doc)
+    try:
+        canonical = canonical_bytes(canonical_doc)
+    except ValueError:
+        # int -> str conversion refuses more than 4,300 digits (CVE-2020-10735).
+        raise PolicyConfigError("policy document holds a number too large to write out") from None
     return PolicySet(
         rules=rules,
         mode=mode,

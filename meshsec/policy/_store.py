@@ -212,7 +212,7 @@ class PolicyStore:
                     return None
                 if response.status_code != 200:
                     raise PolicyConfigError(f"policy URL answered HTTP {response.status_code}")
-                data = _read_limited(response)
+                data = _read_limited(response, time.monotonic() + 2 * self._timeout)
                 etag = response.headers.get("ETag")
         except requests.RequestException as exc:
             raise PolicyConfigError(f"cannot fetch policy URL: {type(exc).__name__}") from None
@@ -220,11 +220,15 @@ class PolicyStore:
         return data
 
 
-def _read_limited(response: Any) -> bytes:
+def _read_limited(response: Any, deadline: float) -> bytes:
+    # The read timeout bounds each socket wait only; the deadline bounds the
+    # whole body, so a server dribbling bytes cannot hold the poller forever.
     chunks, total = [], 0
-    for chunk in response.iter_content(65536):
+    while chunk := response.raw.read1(65536, decode_content=True):
         total += len(chunk)
         if total > MAX_DOCUMENT_BYTES:
             raise PolicyConfigError("policy document is larger than 16 MiB")
+        if time.monotonic() > deadline:
+            raise PolicyConfigError("policy URL answered too slowly")
         chunks.append(chunk)
     return b"".join(chunks)
