@@ -206,6 +206,9 @@ def _strict_loader(yaml: Any) -> Any:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                # YAML allows "? [a, b]" keys; Python cannot hash a list.
+                raise PolicyConfigError("policy document uses a non-scalar mapping key")
             if key in result:
                 raise PolicyConfigError(f"policy document repeats the key {key!r}")
             result[key] = loader.construct_object(value_node, deep=deep)
@@ -254,8 +257,11 @@ def _build(document: Any) -> PolicySet:
     try:
         canonical = canonical_bytes(canonical_doc)
     except ValueError:
-        # int -> str conversion refuses more than 4,300 digits (CVE-2020-10735).
-        raise PolicyConfigError("policy document holds a number too large to write out") from None
+        # A lone surrogate cannot be UTF-8; int -> str refuses more than 4,300
+        # digits (CVE-2020-10735). Either way there are no canonical bytes.
+        raise PolicyConfigError(
+            "policy document holds a lone surrogate or a number too large to write out"
+        ) from None
     return PolicySet(
         rules=rules,
         mode=mode,
