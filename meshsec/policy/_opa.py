@@ -144,7 +144,7 @@ class OpaAuthorizer:
         if raw is None:
             return False, "opa answer too large or too slow: fail closed"
         try:
-            answer = json.loads(raw)
+            answer = json.loads(raw, object_pairs_hook=_unique_keys)
         except ValueError:
             return False, "opa answer is not JSON: fail closed"
         result = answer.get("result") if isinstance(answer, dict) else None
@@ -153,6 +153,15 @@ class OpaAuthorizer:
         if result is False:
             return False, "opa result false"
         return False, "opa result undefined or not a boolean: fail closed"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"result": false, "result": true} means whatever the last parser says;
+    # an ambiguous answer is no answer.
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key")
+    return dict(pairs)
 
 
 def _read_bounded(raw: Any, deadline: float) -> bytes | None:
