@@ -248,3 +248,11 @@ def test_random_bytes_are_never_a_bundle(data: bytes) -> None:
 
     with pytest.raises((PolicyBundleError, PolicyConfigError)):
         bundle_from_bytes(data, KeySet([SigningKey.generate().public()]))
+
+
+@pytest.mark.parametrize("keys", [None, "jwks", [], "public-key"])
+def test_bundle_keys_must_be_a_keyset(tmp_path, key, keys) -> None:
+    if keys == "public-key":
+        keys = key.public()
+    with pytest.raises(PolicyConfigError, match="KeySet"):
+        _load(tmp_path, POLICY.to_bundle(key), keys)
