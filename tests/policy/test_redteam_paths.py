@@ -38,6 +38,10 @@ def _engine(*deny_patterns: str, case_sensitive: bool = True) -> Engine:
         "/..%5cadmin",
         "/%252fadmin",
         "/admin/%2e%2e%2f",
+        "/admin.",  # Windows and IIS drop trailing dots
+        "/admin%2e/users",
+        "/admin.../users",
+        "/x/.../admin",
     ],
 )
 def test_trailing_space_and_encoding_tricks_are_refused(path: str) -> None:
@@ -100,4 +104,5 @@ def test_normalized_paths_hold_no_ambiguous_piece(segments: list[str]) -> None:
     assert "." not in parts
     assert ".." not in parts
     assert all(p == p.rstrip() for p in parts)
+    assert all(not p.endswith(".") for p in parts)
     assert normalize_path(clean) == clean
