@@ -31,12 +31,12 @@ def normalize_path(path: str, *, case_sensitive: bool = True) -> str:
 
     Steps: drop the query and fragment; refuse encoded ``/``, ``\\`` and NUL;
     percent-decode exactly once (RFC 3986 section 2.1) as UTF-8; refuse
-    control characters, a segment ending in white space or dots, backslashes, ``;``
-    path parameters, escapes that survive the decode and text that Unicode
-    NFKC would change; collapse
-    ``//``; resolve ``.`` and ``..`` (RFC 3986 section 5.2.4) and refuse to
-    climb above the root. A trailing slash is kept. With
-    ``case_sensitive=False`` the result is lower-cased.
+    control characters, a segment ending in white space or dots,
+    backslashes, ``;`` path parameters, escapes that survive the decode and
+    text that Unicode NFKC would change; collapse ``//``; resolve ``.`` and
+    ``..`` (RFC 3986 section 5.2.4) and refuse to climb above the root. A
+    trailing slash is kept. With ``case_sensitive=False`` the result is
+    lower-cased.
     """
     if not isinstance(path, str):
         raise PathNormalizationError("an HTTP path must be a string")
