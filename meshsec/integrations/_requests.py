@@ -25,7 +25,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, MeshsecError
 from meshsec.identity import IdentitySource
-from meshsec.mtls import Matcher, client_context
+from meshsec.mtls import HandshakeFailed, Matcher, PeerCertificateInvalid, client_context
 
 
 def mtls_session(
@@ -102,6 +102,20 @@ class _MtlsAdapter(HTTPAdapter):
             raise ConfigError(
                 "an mTLS session presents the identity source's certificate; drop cert="
             )
+        before = self._current_context()
+        try:
+            return super().send(request, stream, timeout, True, None, proxies)
+        except requests.RequestException as exc:
+            typed = _meshsec_cause(exc)
+            if typed is None:
+                raise
+            if not (_refused_at_handshake(typed) and self._current_context() is not before):
+                raise typed from exc
+        # The identity or bundle rotated while this connection was being set
+        # up (say, the server already presents a leaf of a new root that this
+        # connection's context did not trust yet). The client refused during
+        # the handshake, so nothing of the request was sent: one retry on a
+        # fresh connection with the current context is safe for any method.
         try:
             return super().send(request, stream, timeout, True, None, proxies)
         except requests.RequestException as exc:
@@ -109,6 +123,14 @@ class _MtlsAdapter(HTTPAdapter):
             if typed is None:
                 raise
             raise typed from exc
+
+    def _current_context(self) -> ssl.SSLContext:
+        rotation = getattr(self._context, "_meshsec_rotation", None)
+        return self._context if rotation is None else rotation.current()
+
+
+def _refused_at_handshake(error: MeshsecError) -> bool:
+    return isinstance(error, HandshakeFailed | PeerCertificateInvalid)
 
 
 def _meshsec_cause(exc: BaseException) -> MeshsecError | None:
