@@ -76,6 +76,12 @@ def _has_dot_segment(path: str) -> bool:
     return "/./" in path + "/" or "/../" in path + "/"
 
 
+def _plain_str(value: object) -> object:
+    # A str subclass could override __eq__/__hash__ and make matchers admit
+    # what they should not: keep an exact str copy of the characters.
+    return str.__str__(value) if isinstance(value, str) else value
+
+
 def _check_trust_domain(_instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
     validate_trust_domain(value)
 
@@ -95,8 +101,8 @@ class SpiffeId:
     'spiffe://example.org/ns/prod'
     """
 
-    trust_domain: str = attrs.field(validator=_check_trust_domain)
-    path: str = attrs.field(default="", validator=_check_path)
+    trust_domain: str = attrs.field(converter=_plain_str, validator=_check_trust_domain)
+    path: str = attrs.field(default="", converter=_plain_str, validator=_check_path)
 
     def __attrs_post_init__(self) -> None:
         if len(str(self)) > MAX_ID_BYTES:

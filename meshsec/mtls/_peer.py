@@ -9,6 +9,7 @@ injected clock because a resumed session skips verification entirely.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections import OrderedDict
@@ -72,7 +73,7 @@ def _check_not_ca(cert: x509.Certificate) -> None:
 def _check_validity(cert: x509.Certificate, now: datetime) -> None:
     if now < cert.not_valid_before_utc:
         raise PeerCertificateNotYetValid("the peer's certificate is not valid yet")
-    if now > cert.not_valid_after_utc:
+    if now >= cert.not_valid_after_utc:
         raise PeerCertificateExpired("the peer's certificate has expired")
 
 
@@ -102,7 +103,7 @@ class LeafFacts:
     def check_validity(self, now: float) -> None:
         if now < self.not_before:
             raise PeerCertificateNotYetValid("the peer's certificate is not valid yet")
-        if now > self.not_after:
+        if now >= self.not_after:
             raise PeerCertificateExpired("the peer's certificate has expired")
 
 
@@ -152,5 +153,11 @@ def certificate_of(peer: object) -> x509.Certificate:
     if isinstance(peer, bytes | bytearray | memoryview):
         return load_peer_leaf(bytes(peer))
     if isinstance(peer, ssl.SSLSocket | ssl.SSLObject):
-        return load_peer_leaf(peer.getpeercert(binary_form=True))
+        try:
+            der = peer.getpeercert(binary_form=True)
+        except (ValueError, OSError):  # handshake not done yet, or the socket is closed
+            raise PeerCertificateInvalid("the connection has no completed TLS handshake") from None
+        return load_peer_leaf(der)
+    if isinstance(peer, socket.socket):
+        raise PeerCertificateInvalid("the connection does not use TLS: no peer certificate")
     raise TypeError("expected an SSLSocket, SSLObject, DER bytes or x509.Certificate")

@@ -41,6 +41,12 @@ def _handshake(conn: ssl.SSLSocket | ssl.SSLObject, run: Any) -> SpiffeId:
         audited(conn, error, role=policy.role)
         raise error from None
     try:
+        # An sni_callback may have swapped the connection's context during the
+        # handshake, and OpenSSL verified the chain against the *new* context's
+        # store: authorize with the policy of the context actually used, and
+        # refuse when that context is not a sound meshsec one.
+        policy = policy_of(conn)
+        policy.guard(conn.context)
         return policy.authorize(conn)
     except MeshsecError as exc:
         audited(conn, exc, role=policy.role)
