@@ -16,6 +16,7 @@ from meshsec.mtls import (
     PeerCertificateExpired,
     PeerCertificateInvalid,
     PeerCertificateNotYetValid,
+    PeerNotAuthorized,
     allow_id,
     allow_trust_domain,
     authorize_peer,
@@ -194,9 +195,12 @@ def test_client_audit_event_carries_correlation_id(ca, server_source, events):
         StaticIdentitySource(ca.issue(CLIENT), ca.bundle), expect=allow_id(CLIENT)
     )
     context = correlation.CorrelationContext.new()
-    with EchoServer(server_context(server_source)) as server, correlation.bind(context):
-        with pytest.raises(PeerCertificateInvalid.__mro__[1]):  # TLSError base of the refusal
-            meshsec_exchange(client, server.port)
+    with (
+        EchoServer(server_context(server_source)) as server,
+        correlation.bind(context),
+        pytest.raises(PeerNotAuthorized),
+    ):
+        meshsec_exchange(client, server.port)
     refused = [e for e in auth_events(events) if e.attributes.get("role") == "client"]
     assert len(refused) == 1
     assert refused[0].reason == "tls.peer_not_authorized"
