@@ -17,6 +17,8 @@ from datetime import datetime
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from meshsec.identity import InvalidSpiffeId, SpiffeId
 from meshsec.mtls._errors import (
@@ -70,6 +72,28 @@ def _check_not_ca(cert: x509.Certificate) -> None:
         raise PeerCertificateInvalid("the peer's leaf certificate may sign certificates")
 
 
+# NIST SP 800-57 part 1, 112-bit minimum; OpenSSL's default security level 2
+# refuses the same keys on meshsec contexts, this covers authorize_peer on others.
+_MIN_RSA_BITS = 2048
+_MIN_EC_BITS = 256
+
+
+def _check_key(cert: x509.Certificate) -> None:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise PeerCertificateInvalid("the peer's public key cannot be read") from None
+    weak = (
+        (isinstance(key, rsa.RSAPublicKey) and key.key_size < _MIN_RSA_BITS)
+        or (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < _MIN_EC_BITS)
+        or isinstance(key, dsa.DSAPublicKey)
+    )
+    if weak:
+        raise PeerCertificateInvalid(
+            "the peer's key is too weak (RSA needs 2048+ bits, EC a 256+ bit curve)"
+        )
+
+
 def _check_validity(cert: x509.Certificate, now: datetime) -> None:
     if now < cert.not_valid_before_utc:
         raise PeerCertificateNotYetValid("the peer's certificate is not valid yet")
@@ -84,6 +108,7 @@ def check_svid(cert: x509.Certificate, *, trust_domain: str | None, now: datetim
     """
     _check_validity(cert, now)
     _check_not_ca(cert)
+    _check_key(cert)
     sid = spiffe_id_of(cert)
     if trust_domain is not None and sid.trust_domain != trust_domain:
         raise PeerCertificateInvalid(
@@ -130,6 +155,7 @@ class LeafCache:
                 return found
         cert = load_peer_leaf(der)
         _check_not_ca(cert)
+        _check_key(cert)
         sid = spiffe_id_of(cert)
         if sid.trust_domain != self._trust_domain:
             raise PeerCertificateInvalid(

@@ -311,3 +311,34 @@ def test_workload_identity_refuses_ca_leaf_and_foreign_key(ca):
         WorkloadIdentity(
             private_key=ec.generate_private_key(ec.SECP256R1()), certificate=good.certificate
         )
+
+
+@pytest.mark.parametrize(
+    "interval", [0, -1, float("nan"), float("inf"), 1e300, True, "5", timedelta(0)]
+)
+def test_file_source_poll_interval_must_be_positive_and_finite(ca, clock, tmp_path, interval):
+    from meshsec.errors import ConfigError
+
+    _identity, cert, key, bundle = _write_agent_files(ca, tmp_path)
+    with pytest.raises(ConfigError):
+        FileIdentitySource(cert, key, bundle, poll_interval=interval, clock=clock)
+
+
+@pytest.mark.parametrize("renew_at", [0, 1, 1.5, -0.1, float("nan"), True, "0.5", None])
+def test_ca_source_renew_at_is_a_fraction(ca, renew_at):
+    from meshsec.errors import ConfigError
+    from meshsec.identity import CaIdentitySource
+
+    with pytest.raises(ConfigError):
+        CaIdentitySource(ca, ORDERS, renew_at=renew_at)
+
+
+@pytest.mark.parametrize("interval", [0, float("nan"), float("inf"), "1"])
+def test_ca_source_check_interval_is_positive_and_finite(ca, interval):
+    from meshsec.errors import ConfigError
+    from meshsec.identity import CaIdentitySource
+
+    source = CaIdentitySource(ca, ORDERS)
+    with pytest.raises(ConfigError):
+        source.start(check_interval=interval)
+    source.stop()
