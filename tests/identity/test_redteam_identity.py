@@ -342,3 +342,32 @@ def test_ca_source_check_interval_is_positive_and_finite(ca, interval):
     with pytest.raises(ConfigError):
         source.start(check_interval=interval)
     source.stop()
+
+
+def test_identity_failure_events_always_carry_a_correlation_id(ca, events):
+    from meshsec import correlation
+
+    for _ in range(2):
+        with pytest.raises(TrustDomainMismatch):
+            ca.issue("spiffe://other.org/ns/a")
+    first, second = (e for e in events if e.action == "issue")
+    assert first.correlation_id
+    assert second.correlation_id
+    assert first.correlation_id != second.correlation_id  # unrelated refusals
+    request = correlation.CorrelationContext.new()
+    with correlation.bind(request), pytest.raises(InvalidTTL):
+        ca.issue(ORDERS, ttl=timedelta(0))
+    assert events[-1].correlation_id == request.correlation_id
+    assert events[-1].reason == "identity.invalid_ttl"
+
+
+def test_rejected_rotation_is_audited_once_with_correlation_id(ca, clock, tmp_path, events):
+    _identity, cert, key, bundle = _write_agent_files(ca, tmp_path)
+    source = FileIdentitySource(cert, key, bundle, clock=clock)
+    cert.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    for _ in range(3):
+        assert source.poll() is False
+    failures = [e for e in events if e.action == "rotate" and e.reason]
+    assert [e.reason for e in failures] == ["identity.invalid_certificate"]
+    assert failures[0].correlation_id
+    assert "PRIVATE" not in repr(failures[0])
