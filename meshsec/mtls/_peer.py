@@ -33,9 +33,21 @@ def load_peer_leaf(der: bytes | None) -> x509.Certificate:
     if not der:
         raise PeerCertificateInvalid("the peer presented no certificate")
     try:
-        return x509.load_der_x509_certificate(der)
+        cert = x509.load_der_x509_certificate(der)
     except ValueError:
         raise PeerCertificateInvalid("the peer's certificate cannot be parsed") from None
+    return _with_parsed_extensions(cert)
+
+
+def _with_parsed_extensions(cert: x509.Certificate) -> x509.Certificate:
+    # cryptography parses extensions lazily and raises ValueError for ones
+    # OpenSSL let through (a URI SAN with non-IA5 bytes): surface that here,
+    # as the typed error, before any check reads them.
+    try:
+        _ = cert.extensions
+    except ValueError:
+        raise PeerCertificateInvalid("the peer's certificate extensions cannot be parsed") from None
+    return cert
 
 
 def spiffe_id_of(cert: x509.Certificate) -> SpiffeId:
@@ -175,7 +187,7 @@ class LeafCache:
 def certificate_of(peer: object) -> x509.Certificate:
     """The leaf of an SSLSocket/SSLObject, a DER blob, or a certificate itself."""
     if isinstance(peer, x509.Certificate):
-        return peer
+        return _with_parsed_extensions(peer)
     if isinstance(peer, bytes | bytearray | memoryview):
         return load_peer_leaf(bytes(peer))
     if isinstance(peer, ssl.SSLSocket | ssl.SSLObject):

@@ -240,3 +240,69 @@ def test_authorize_peer_refuses_key_cert_sign_on_a_non_ca_leaf(ca):
 def test_second_ca_of_same_trust_domain_is_not_trusted(ca, other_ca: CertificateAuthority):
     assert other_ca.trust_domain == ca.trust_domain
     assert other_ca.certificate.subject != ca.certificate.subject
+
+
+def _leaf_with_raw_san(ca, key, san_value: bytes) -> x509.Certificate:
+    """A leaf whose SAN extension holds raw DER that cryptography cannot parse."""
+    now = to_datetime(system_clock)
+    issuer_ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(secrets.randbits(120) + 1)
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski.value),
+            critical=False,
+        )
+        .add_extension(
+            x509.UnrecognizedExtension(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME, san_value),
+            critical=False,
+        )
+        .sign(ca._key, hashes.SHA256())
+    )
+
+
+def _non_ia5_uri_san(uri: bytes) -> bytes:
+    general_name = b"\x86" + bytes([len(uri)]) + uri
+    return b"\x30" + bytes([len(general_name)]) + general_name
+
+
+NON_IA5 = _non_ia5_uri_san(SERVER.encode() + b"\xff")
+
+
+def test_authorize_peer_with_unparsable_san_is_typed_and_audited(ca, events):
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _leaf_with_raw_san(ca, key, NON_IA5)
+    for peer in (_der(leaf), leaf):
+        with pytest.raises(PeerCertificateInvalid):
+            authorize_peer(peer, allow_trust_domain(TD), trust_domain=TD)
+    assert [e.reason for e in auth_events(events)] == ["tls.peer_certificate_invalid"] * 2
+
+
+@needs_openssl
+def test_server_with_unparsable_san_is_refused_with_a_typed_error(tmp_path, ca, client, events):
+    # OpenSSL does not check the IA5 alphabet of a URI SAN, cryptography does:
+    # the handshake succeeds and meshsec's check must still refuse, typed.
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _leaf_with_raw_san(ca, key, NON_IA5)
+    with pytest.raises(PeerCertificateInvalid):
+        _exchange_with_openssl(tmp_path, ca, client, leaf, key)
+    assert [e.reason for e in auth_events(events)] == ["tls.peer_certificate_invalid"]
+
+
+def test_identity_types_refuse_unparsable_extensions(ca, tmp_path):
+    from meshsec.identity import FileIdentitySource, InvalidCertificate, WorkloadIdentity
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _leaf_with_raw_san(ca, key, NON_IA5)
+    with pytest.raises(InvalidCertificate):
+        WorkloadIdentity(private_key=key, certificate=leaf)
+    cert_path, key_path = certs.write_pem(tmp_path, "svid", leaf, key)
+    bundle_path = write_chain(tmp_path / "bundle.pem", list(ca.bundle))
+    with pytest.raises(InvalidCertificate):
+        FileIdentitySource(cert_path, key_path, bundle_path)
