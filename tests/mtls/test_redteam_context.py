@@ -206,3 +206,34 @@ def test_client_audit_event_carries_correlation_id(ca, server_source, events):
     assert refused[0].reason == "tls.peer_not_authorized"
     assert refused[0].correlation_id == context.correlation_id
     assert "PRIVATE" not in repr(refused[0])
+
+
+def test_sslkeylogfile_environment_does_not_log_tls_secrets(
+    server_source, client_source, tmp_path, monkeypatch
+):
+    # ssl.create_default_context honours SSLKEYLOGFILE; meshsec contexts must not.
+    keylog = tmp_path / "keys.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(keylog))
+    client = client_context(client_source, expect=allow_id(SERVER))
+    with EchoServer(server_context(server_source)) as server:
+        reply, _, _ = meshsec_exchange(client, server.port)
+    assert reply.startswith(b"echo:")
+    assert not keylog.exists() or keylog.read_bytes() == b""
+
+
+def test_unforeseen_error_in_the_peer_check_fails_closed(
+    server_source, client_source, monkeypatch, events
+):
+    from meshsec.mtls import _policy
+
+    def explode(self, conn):
+        raise KeyError("bug")
+
+    server_ctx = server_context(server_source)
+    monkeypatch.setattr(_policy.PeerPolicy, "authorize", explode)
+    client = client_context(client_source, expect=allow_id(SERVER))
+    with pytest.raises(PeerCertificateInvalid), EchoServer(server_ctx) as server:
+        meshsec_exchange(client, server.port)
+    assert server.received == []
+    assert all(isinstance(e, PeerCertificateInvalid) for e in server.errors)
+    assert {e.reason for e in auth_events(events)} == {"tls.peer_certificate_invalid"}
