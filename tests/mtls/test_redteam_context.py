@@ -237,3 +237,40 @@ def test_unforeseen_error_in_the_peer_check_fails_closed(
     assert server.received == []
     assert all(isinstance(e, PeerCertificateInvalid) for e in server.errors)
     assert {e.reason for e in auth_events(events)} == {"tls.peer_certificate_invalid"}
+
+
+def _pump(client: ssl.SSLObject, server: ssl.SSLObject, bios) -> None:
+    """Run both halves of a handshake in memory until both are done."""
+    c_in, c_out, s_in, s_out = bios
+    done = {"client": False, "server": False}
+    for _ in range(20):
+        for name, obj in (("client", client), ("server", server)):
+            if not done[name]:
+                try:
+                    obj.do_handshake()
+                    done[name] = True
+                except ssl.SSLWantReadError:
+                    pass
+        s_in.write(c_out.read())
+        c_in.write(s_out.read())
+        if all(done.values()):
+            return
+    raise AssertionError("the handshake did not finish")
+
+
+def test_server_judges_a_client_by_the_bundle_current_at_client_hello(ca, server_source):
+    # Rotation race: the server accepted (and picked its context) under the old
+    # bundle; the rotation (new root everywhere, then leaves from it) landed
+    # before the client's ClientHello. The client's new leaf must be accepted.
+    new_ca = CertificateAuthority.create(TD)
+    both = ca.bundle.merge(new_ca.bundle)
+    server_ctx = server_context(server_source)
+    bios = (ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO())
+    server = server_ctx.wrap_bio(bios[2], bios[3], server_side=True)  # old context
+    server_source.update(new_ca.issue(SERVER), both)
+    client_source = StaticIdentitySource(new_ca.issue(CLIENT), both)
+    client_ctx = client_context(client_source, expect=allow_id(SERVER))
+    client = client_ctx.wrap_bio(bios[0], bios[1])
+    _pump(client, server, bios)
+    assert str(peer_id(server)) == CLIENT
+    assert str(peer_id(client)) == SERVER

@@ -184,3 +184,55 @@ def test_no_memfd_left_open_after_building_contexts(server_source):
     for _ in range(5):
         server_context(server_source)
     assert memfds() == before
+
+
+class _RotateOnFirstRefusal:
+    """An audit sink standing in for a bundle rotation that lands mid-handshake."""
+
+    def __init__(self, rotate) -> None:
+        self.rotate = rotate
+        self.refusals: list[str] = []
+
+    def emit(self, event) -> None:
+        if event.action == "mtls.handshake" and event.attributes.get("role") == "client":
+            self.refusals.append(event.reason)
+            if len(self.refusals) == 1:
+                self.rotate()
+
+
+def test_bundle_rotation_racing_a_handshake_costs_no_request(ca, client_source):
+    # The server already moved to a leaf of the new root; the client's bundle
+    # gains that root while its first handshake (old context) is failing.
+    from meshsec import audit
+    from meshsec.identity import CertificateAuthority
+
+    new_ca = CertificateAuthority.create(ca.trust_domain)
+    both = ca.bundle.merge(new_ca.bundle)
+    server_source = StaticIdentitySource(new_ca.issue(SERVER), both)
+    sink = _RotateOnFirstRefusal(lambda: client_source.update(bundle=both))
+    previous = audit.configure(sink)
+    try:
+        with (
+            HttpsServer(server_context(server_source)) as server,
+            mtls_session(client_source, expect=allow_id(SERVER)) as session,
+        ):
+            # POST on purpose: nothing was sent on the refused connection, so
+            # even a non-idempotent request is safe to send again.
+            response = session.post(server.url, data=b"x", timeout=5)
+    finally:
+        audit.configure(*previous)
+    assert sink.refusals == ["tls.peer_certificate_untrusted"]
+    assert response.status_code == 501  # the GET-only test server answered: it got the POST
+
+
+def test_untrusted_server_without_rotation_is_not_retried(rogue_server, client_source, events):
+    with (
+        mtls_session(client_source, expect=allow_id(SERVER)) as session,
+        pytest.raises(PeerCertificateUntrusted),
+    ):
+        session.post(rogue_server.url, data=b"card=4111", timeout=5)
+    client_refusals = [
+        e for e in events if e.action == "mtls.handshake" and e.attributes["role"] == "client"
+    ]
+    assert [e.reason for e in client_refusals] == ["tls.peer_certificate_untrusted"]
+    assert rogue_server.requests == 0
