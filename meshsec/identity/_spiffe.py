@@ -65,6 +65,8 @@ def _validate_path(path: object) -> str:
         raise InvalidSpiffeId("the path must be a string")
     if path == "":
         return path
+    if len(path) > MAX_ID_BYTES:  # before splitting a hostile megabyte into segments
+        raise InvalidSpiffeId("a SPIFFE ID may be at most 2048 bytes long")
     if not path.startswith("/"):
         raise InvalidSpiffeId("a non-empty path must start with '/'")
     for segment in path[1:].split("/"):
@@ -116,15 +118,16 @@ class SpiffeId:
         """
         if not isinstance(text, str):
             raise InvalidSpiffeId("a SPIFFE ID must be a string")
+        if len(text) > MAX_ID_BYTES:
+            # Before any scan: a hostile megabyte must cost nothing to refuse.
+            raise InvalidSpiffeId("a SPIFFE ID may be at most 2048 bytes long")
         shape = _VALID_SHAPE.fullmatch(text)
-        if shape is not None and len(text) <= MAX_ID_BYTES:
+        if shape is not None:
             trust_domain, path = shape.groups()
             if len(trust_domain) <= MAX_TRUST_DOMAIN_BYTES and not _has_dot_segment(path):
                 return cls._unchecked(trust_domain, path)
         if not text:
             raise InvalidSpiffeId("the SPIFFE ID is empty")
-        if len(text) > MAX_ID_BYTES:
-            raise InvalidSpiffeId("a SPIFFE ID may be at most 2048 bytes long")
         if not text.startswith(SCHEME_PREFIX):
             raise InvalidSpiffeId("a SPIFFE ID must start with 'spiffe://'")
         rest = text[len(SCHEME_PREFIX) :]
@@ -146,6 +149,8 @@ class SpiffeId:
     @classmethod
     def from_parts(cls, trust_domain: str, *segments: str) -> SpiffeId:
         """Build an ID from a trust domain and path segments (no '/' inside a segment)."""
+        if len(segments) > MAX_ID_BYTES // 2:  # each segment takes at least "/x"
+            raise InvalidSpiffeId("a SPIFFE ID may be at most 2048 bytes long")
         for segment in segments:
             _validate_segment(segment)
         path = "".join("/" + segment for segment in segments)

@@ -371,3 +371,30 @@ def test_rejected_rotation_is_audited_once_with_correlation_id(ca, clock, tmp_pa
     assert [e.reason for e in failures] == ["identity.invalid_certificate"]
     assert failures[0].correlation_id
     assert "PRIVATE" not in repr(failures[0])
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: SpiffeId.parse("spiffe://example.org/" + "a/" * 2_000_000 + "a"),
+        lambda: SpiffeId.parse("spiffe://" + "a" * 4_000_000),
+        lambda: SpiffeId("example.org", "/a" * 2_000_000),
+        lambda: SpiffeId.from_parts("example.org", *(["a"] * 200_000)),
+    ],
+)
+def test_huge_ids_are_refused_before_any_scan(build, monkeypatch):
+    # Refused on length alone: neither the shape regex nor the per-segment
+    # validation may run over a hostile megabyte (it took seconds before).
+    from meshsec.identity import _spiffe
+
+    class Untouchable:
+        def fullmatch(self, _text):
+            raise AssertionError("scanned a huge ID")
+
+    def no_segments(_segment):
+        raise AssertionError("validated segments of a huge ID")
+
+    monkeypatch.setattr(_spiffe, "_VALID_SHAPE", Untouchable())
+    monkeypatch.setattr(_spiffe, "_validate_segment", no_segments)
+    with pytest.raises(InvalidSpiffeId):
+        build()
