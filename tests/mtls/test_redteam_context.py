@@ -274,3 +274,28 @@ def test_server_judges_a_client_by_the_bundle_current_at_client_hello(ca, server
     _pump(client, server, bios)
     assert str(peer_id(server)) == CLIENT
     assert str(peer_id(client)) == SERVER
+
+
+def _send_with(tls: ssl.SSLSocket, method: str, payload: Path) -> None:
+    if method == "sendfile":
+        with payload.open("rb") as handle:
+            tls.sendfile(handle)
+    else:
+        getattr(tls, method)(payload.read_bytes())
+
+
+@pytest.mark.parametrize("method", ["sendall", "send", "write", "sendfile"])
+def test_lazy_handshake_client_cannot_leak_data_to_unexpected_server(
+    server_source, client_source, tmp_path, method
+):
+    # With do_handshake_on_connect=False OpenSSL would finish the handshake
+    # inside the first write; the SPIFFE check must still come first.
+    client = client_context(client_source, expect=allow_id(CLIENT))  # not the server
+    payload = tmp_path / "payload"
+    payload.write_bytes(b"secret\n")
+    with EchoServer(server_context(server_source)) as server:
+        raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        tls = client.wrap_socket(raw, do_handshake_on_connect=False)
+        with tls, pytest.raises(PeerNotAuthorized):
+            _send_with(tls, method, payload)
+    assert b"secret" not in b"".join(server.received)  # at most the EOF of the close
