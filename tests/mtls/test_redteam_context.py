@@ -18,6 +18,7 @@ from meshsec.mtls import (
     PeerCertificateNotYetValid,
     PeerNotAuthorized,
     allow_id,
+    allow_path_prefix,
     allow_trust_domain,
     authorize_peer,
     client_context,
@@ -299,3 +300,27 @@ def test_lazy_handshake_client_cannot_leak_data_to_unexpected_server(
         with tls, pytest.raises(PeerNotAuthorized):
             _send_with(tls, method, payload)
     assert b"secret" not in b"".join(server.received)  # at most the EOF of the close
+
+
+class _LookAlike:
+    trust_domain = TD
+    path = "/ns/prod/sa/server"
+    segments = ("ns", "prod", "sa", "server")
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = object.__hash__
+
+
+@pytest.mark.parametrize(
+    "matcher",
+    [
+        allow_id(SERVER),
+        allow_trust_domain(TD),
+        allow_path_prefix("/ns/prod"),
+    ],
+)
+@pytest.mark.parametrize("value", [SERVER, SERVER.encode(), None, 0, _LookAlike()])
+def test_matchers_refuse_anything_but_a_spiffe_id(matcher, value):
+    assert matcher(value) is False
