@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from meshsec.clock import to_datetime
 from meshsec.errors import ConfigError, MeshsecError
@@ -40,7 +41,8 @@ from meshsec.secret import Secret
 
 __all__ = ["parse_duration", "register"]
 
-_DURATION = re.compile(r"(\d+)([smhd])")
+# ASCII digits only: \d would also take Arabic-Indic and other Unicode digits.
+_DURATION = re.compile(r"([0-9]{1,9})([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -49,8 +51,11 @@ def parse_duration(text: str) -> timedelta:
     if not text or _DURATION.sub("", text) != "":
         raise ConfigError("a duration looks like 90s, 15m, 1h, 7d or 1h30m")
     total = timedelta(0)
-    for amount, unit in _DURATION.findall(text):
-        total += timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        for amount, unit in _DURATION.findall(text):
+            total += timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:
+        raise ConfigError("the duration is too long") from None
     if total <= timedelta(0):
         raise ConfigError("a duration must be positive")
     return total
@@ -188,9 +193,17 @@ def _describe(cert: x509.Certificate) -> dict[str, Any]:
         "not_after": cert.not_valid_after_utc.isoformat(),
         "status": status,
         "is_ca": is_ca(cert),
-        "key_type": key_type_name(cert.public_key()),  # type: ignore[arg-type]
+        "key_type": _key_type(cert),
         "sha256_fingerprint": fingerprint_sha256(cert),
     }
+
+
+def _key_type(cert: x509.Certificate) -> str:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):  # an algorithm OpenSSL cannot load
+        return "other"
+    return key_type_name(key)
 
 
 def _inspect(args: argparse.Namespace) -> int:

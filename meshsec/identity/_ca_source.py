@@ -18,6 +18,8 @@ from meshsec.identity._spiffe import SpiffeId
 from meshsec.identity._workload import WorkloadIdentity
 
 _log = logging.getLogger("meshsec.identity")
+# threading's waits overflow on huge or infinite timeouts (and NaN never compares).
+_MAX_WAIT = threading.TIMEOUT_MAX
 
 
 class CaIdentitySource(_RotatingSource):
@@ -44,7 +46,11 @@ class CaIdentitySource(_RotatingSource):
         key_type: KeyType = "ec-p256",
         clock: Clock | None = None,
     ) -> None:
-        if not 0.0 < renew_at < 1.0:
+        if (
+            isinstance(renew_at, bool)
+            or not isinstance(renew_at, int | float)
+            or not 0.0 < renew_at < 1.0
+        ):
             raise ConfigError("renew_at is a fraction of the lifetime, strictly between 0 and 1")
         self._ca = ca
         self._request = (spiffe_id, ttl, tuple(dns_names), key_type)
@@ -122,8 +128,8 @@ class CaIdentitySource(_RotatingSource):
 
     def start(self, *, check_interval: float = 1.0) -> Self:
         """Check for due renewal every ``check_interval`` seconds in a daemon thread."""
-        if check_interval <= 0:
-            raise ConfigError("check_interval must be positive")
+        if not isinstance(check_interval, int | float) or not 0 < check_interval < _MAX_WAIT:
+            raise ConfigError("check_interval must be a positive, finite number of seconds")
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(

@@ -7,10 +7,26 @@ timestamps follow the injected clock of the object that emits them.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 
-from meshsec import audit
+from meshsec import audit, correlation
 from meshsec.clock import Clock, system_clock
+
+
+@contextlib.contextmanager
+def _correlated() -> Iterator[None]:
+    """Outside any request (a renewal thread, a CLI run) give the event its own ID.
+
+    Every security event carries a correlation ID; unrelated events on one
+    thread must not share one, so a fresh ID is bound for this event only.
+    """
+    if correlation.peek() is not None:
+        yield
+        return
+    with correlation.bind(correlation.CorrelationContext.new()):
+        yield
 
 
 def certificate_success(
@@ -23,17 +39,20 @@ def certificate_success(
     extra: dict[str, str] | None = None,
     clock: Clock = system_clock,
 ) -> None:
+    if not audit.enabled():
+        return
     attributes = {"serial": f"{serial:x}", "not_after": not_after.isoformat()}
     attributes.update(extra or {})
-    audit.record(
-        audit.Category.CERTIFICATE,
-        action,
-        audit.Outcome.SUCCESS,
-        actor=actor,
-        target=target,
-        attributes=attributes,
-        clock=clock,
-    )
+    with _correlated():
+        audit.record(
+            audit.Category.CERTIFICATE,
+            action,
+            audit.Outcome.SUCCESS,
+            actor=actor,
+            target=target,
+            attributes=attributes,
+            clock=clock,
+        )
 
 
 def certificate_failure(
@@ -45,12 +64,15 @@ def certificate_failure(
     denied: bool = False,
     clock: Clock = system_clock,
 ) -> None:
-    audit.record(
-        audit.Category.CERTIFICATE,
-        action,
-        audit.Outcome.DENIED if denied else audit.Outcome.FAILURE,
-        actor=actor,
-        target=target,
-        reason=reason,
-        clock=clock,
-    )
+    if not audit.enabled():
+        return
+    with _correlated():
+        audit.record(
+            audit.Category.CERTIFICATE,
+            action,
+            audit.Outcome.DENIED if denied else audit.Outcome.FAILURE,
+            actor=actor,
+            target=target,
+            reason=reason,
+            clock=clock,
+        )

@@ -25,9 +25,12 @@ _log = logging.getLogger("meshsec.identity")
 
 
 def _seconds(value: float | timedelta) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | timedelta):
+        raise ConfigError("poll_interval must be a number of seconds or a timedelta")
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if not seconds > 0:
-        raise ConfigError("poll_interval must be positive")
+    # threading's waits overflow on huge or infinite timeouts; NaN never compares.
+    if not 0 < seconds < threading.TIMEOUT_MAX:
+        raise ConfigError("poll_interval must be a positive, finite number of seconds")
     return seconds
 
 

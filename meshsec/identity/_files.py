@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -45,10 +46,20 @@ MAX_FILE_BYTES = 1 << 20  # far above any real chain or bundle; bounds a hostile
 def read_file(path: str | os.PathLike[str], *, limit: int = MAX_FILE_BYTES) -> bytes:
     """Read at most ``limit`` bytes; OS errors and larger files raise IdentityFileError."""
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: opening a FIFO planted where a PEM file should be must not
+        # block the poller forever; only regular files are read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise IdentityFileError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IdentityFileError(f"{path} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
         raise IdentityFileError(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise IdentityFileError(f"{path} is larger than {limit} bytes; refusing to parse it")
     return data

@@ -44,13 +44,17 @@ def generate_private_key(key_type: str) -> PrivateKey:
     raise UnsupportedKeyType(f"key_type must be one of {', '.join(KEY_TYPES)}")
 
 
-def key_type_name(key: PrivateKey | PublicKey) -> str:
+def key_type_name(key: object) -> str:
     """A short name such as ``ec-p256``, ``ed25519`` or ``rsa-3072``."""
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         return {"secp256r1": "ec-p256", "secp384r1": "ec-p384"}.get(key.curve.name, "ec-other")
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return "ed25519"
-    return f"rsa-{key.key_size}"
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return f"rsa-{key.key_size}"
+    # Certificates being inspected may carry any key (Ed448, DSA ...): name it
+    # honestly instead of guessing.
+    return "other"
 
 
 def check_public_key(key: object) -> PublicKey:

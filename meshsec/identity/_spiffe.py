@@ -65,6 +65,8 @@ def _validate_path(path: object) -> str:
         raise InvalidSpiffeId("the path must be a string")
     if path == "":
         return path
+    if len(path) > MAX_ID_BYTES:  # before splitting a hostile megabyte into segments
+        raise InvalidSpiffeId("a SPIFFE ID may be at most 2048 bytes long")
     if not path.startswith("/"):
         raise InvalidSpiffeId("a non-empty path must start with '/'")
     for segment in path[1:].split("/"):
@@ -74,6 +76,12 @@ def _validate_path(path: object) -> str:
 
 def _has_dot_segment(path: str) -> bool:
     return "/./" in path + "/" or "/../" in path + "/"
+
+
+def _plain_str(value: object) -> object:
+    # A str subclass could override __eq__/__hash__ and make matchers admit
+    # what they should not: keep an exact str copy of the characters.
+    return str.__str__(value) if isinstance(value, str) else value
 
 
 def _check_trust_domain(_instance: object, _attribute: attrs.Attribute[str], value: str) -> None:
@@ -95,8 +103,8 @@ class SpiffeId:
     'spiffe://example.org/ns/prod'
     """
 
-    trust_domain: str = attrs.field(validator=_check_trust_domain)
-    path: str = attrs.field(default="", validator=_check_path)
+    trust_domain: str = attrs.field(converter=_plain_str, validator=_check_trust_domain)
+    path: str = attrs.field(default="", converter=_plain_str, validator=_check_path)
 
     def __attrs_post_init__(self) -> None:
         if len(str(self)) > MAX_ID_BYTES:
@@ -110,15 +118,16 @@ class SpiffeId:
         """
         if not isinstance(text, str):
             raise InvalidSpiffeId("a SPIFFE ID must be a string")
+        if len(text) > MAX_ID_BYTES:
+            # Before any scan: a hostile megabyte must cost nothing to refuse.
+            raise InvalidSpiffeId("a SPIFFE ID may be at most 2048 bytes long")
         shape = _VALID_SHAPE.fullmatch(text)
-        if shape is not None and len(text) <= MAX_ID_BYTES:
+        if shape is not None:
             trust_domain, path = shape.groups()
             if len(trust_domain) <= MAX_TRUST_DOMAIN_BYTES and not _has_dot_segment(path):
                 return cls._unchecked(trust_domain, path)
         if not text:
             raise InvalidSpiffeId("the SPIFFE ID is empty")
-        if len(text) > MAX_ID_BYTES:
-            raise InvalidSpiffeId("a SPIFFE ID may be at most 2048 bytes long")
         if not text.startswith(SCHEME_PREFIX):
             raise InvalidSpiffeId("a SPIFFE ID must start with 'spiffe://'")
         rest = text[len(SCHEME_PREFIX) :]
@@ -140,6 +149,8 @@ class SpiffeId:
     @classmethod
     def from_parts(cls, trust_domain: str, *segments: str) -> SpiffeId:
         """Build an ID from a trust domain and path segments (no '/' inside a segment)."""
+        if len(segments) > MAX_ID_BYTES // 2:  # each segment takes at least "/x"
+            raise InvalidSpiffeId("a SPIFFE ID may be at most 2048 bytes long")
         for segment in segments:
             _validate_segment(segment)
         path = "".join("/" + segment for segment in segments)

@@ -24,6 +24,8 @@ def load_pem_certificates(data: bytes | str) -> tuple[x509.Certificate, ...]:
         raise InvalidCertificate("the certificate PEM is malformed") from None
     if not certs:
         raise InvalidCertificate("no PEM certificate found")
+    for cert in certs:
+        extensions(cert)  # refuse malformed extensions now, not at some later read
     return tuple(certs)
 
 
@@ -31,20 +33,31 @@ def to_pem(certs: tuple[x509.Certificate, ...] | list[x509.Certificate]) -> byte
     return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certs)
 
 
+def extensions(cert: x509.Certificate) -> x509.Extensions:
+    """The parsed extensions; InvalidCertificate when they are malformed.
+
+    cryptography parses extensions lazily, so a hostile certificate (a URI
+    SAN with non-IA5 bytes, a duplicated extension) loads fine and raises
+    ValueError only on first access: every reader goes through here.
+    """
+    try:
+        return cert.extensions
+    except Exception:  # noqa: BLE001  malformed extensions surface lazily, as assorted types
+        raise InvalidCertificate("the certificate's extensions are malformed") from None
+
+
 def uri_sans(cert: x509.Certificate) -> list[str]:
     """The URI SANs, or an empty list when the certificate has no SAN extension."""
     try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        ext = extensions(cert).get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return []
-    except Exception:  # noqa: BLE001  malformed extensions surface lazily
-        raise InvalidCertificate("the certificate's extensions are malformed") from None
     return list(ext.value.get_values_for_type(x509.UniformResourceIdentifier))
 
 
 def dns_sans(cert: x509.Certificate) -> list[str]:
     try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        ext = extensions(cert).get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return []
     return list(ext.value.get_values_for_type(x509.DNSName))
@@ -69,13 +82,13 @@ def spiffe_id_of(cert: x509.Certificate) -> SpiffeId:
 def is_ca(cert: x509.Certificate) -> bool:
     """True when BasicConstraints says CA:TRUE or KeyUsage allows keyCertSign."""
     try:
-        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        basic = extensions(cert).get_extension_for_class(x509.BasicConstraints).value
         if basic.ca:
             return True
     except x509.ExtensionNotFound:
         pass
     try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        usage = extensions(cert).get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return False
     return bool(usage.key_cert_sign)
@@ -97,7 +110,7 @@ def not_after(cert: x509.Certificate) -> datetime:
 def signs_crls(cert: x509.Certificate) -> bool:
     """True when KeyUsage allows cRLSign."""
     try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        usage = extensions(cert).get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         return False
     return bool(usage.crl_sign)

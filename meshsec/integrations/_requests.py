@@ -25,7 +25,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, MeshsecError
 from meshsec.identity import IdentitySource
-from meshsec.mtls import HandshakeFailed, Matcher, PeerCertificateInvalid, client_context
+from meshsec.mtls import Matcher, PeerCertificateUntrusted, client_context
 
 
 def mtls_session(
@@ -52,14 +52,15 @@ def mtls_session(
         resume_sessions=resume_sessions,
     )
     session = requests.Session()
-    session.mount("https://", _MtlsAdapter(context))
+    session.mount("https://", _MtlsAdapter(context, source))
     session.mount("http://", _PlainHttpRefused())
     return session
 
 
 class _MtlsAdapter(HTTPAdapter):
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext, source: IdentitySource) -> None:
         self._context = context
+        self._source = source
         super().__init__()
 
     def build_connection_pool_key_attributes(
@@ -102,35 +103,33 @@ class _MtlsAdapter(HTTPAdapter):
             raise ConfigError(
                 "an mTLS session presents the identity source's certificate; drop cert="
             )
-        before = self._current_context()
-        try:
-            return super().send(request, stream, timeout, True, None, proxies)
-        except requests.RequestException as exc:
-            typed = _meshsec_cause(exc)
-            if typed is None:
-                raise
-            if not (_refused_at_handshake(typed) and self._current_context() is not before):
+        for attempt in range(2):
+            state = (self._source.identity, self._source.bundle)
+            try:
+                return super().send(request, stream, timeout, True, None, proxies)
+            except requests.RequestException as exc:
+                typed = _meshsec_cause(exc)
+                if typed is None:
+                    raise
+                if attempt == 0 and _rotation_race(typed, state, self._source):
+                    continue
                 raise typed from exc
-        # The identity or bundle rotated while this connection was being set
-        # up (say, the server already presents a leaf of a new root that this
-        # connection's context did not trust yet). The client refused during
-        # the handshake, so nothing of the request was sent: one retry on a
-        # fresh connection with the current context is safe for any method.
-        try:
-            return super().send(request, stream, timeout, True, None, proxies)
-        except requests.RequestException as exc:
-            typed = _meshsec_cause(exc)
-            if typed is None:
-                raise
-            raise typed from exc
-
-    def _current_context(self) -> ssl.SSLContext:
-        rotation = getattr(self._context, "_meshsec_rotation", None)
-        return self._context if rotation is None else rotation.current()
+        raise AssertionError("unreachable")  # pragma: no cover  the loop returns or raises
 
 
-def _refused_at_handshake(error: MeshsecError) -> bool:
-    return isinstance(error, HandshakeFailed | PeerCertificateInvalid)
+def _rotation_race(
+    error: MeshsecError, state: tuple[object, object], source: IdentitySource
+) -> bool:
+    """True when the server was refused only because trust rotated mid-handshake.
+
+    A server that moved to a new root's leaf just after this connection took
+    the context of the previous bundle fails our chain check. Our check runs
+    before the client's first write, so no byte of the request left: one
+    retry on a new connection (with the new context) is safe for any method.
+    """
+    return isinstance(error, PeerCertificateUntrusted) and (
+        source.identity is not state[0] or source.bundle is not state[1]
+    )
 
 
 def _meshsec_cause(exc: BaseException) -> MeshsecError | None:

@@ -17,8 +17,9 @@ def peer_id(peer: object) -> SpiffeId:
 
     For a connection made with a meshsec context this is the ID that was
     checked after the handshake. Raises PeerCertificateInvalid when the peer
-    sent no certificate or its certificate has no single valid SPIFFE URI SAN,
-    and TypeError for an object that is none of the accepted kinds.
+    sent no certificate, its certificate has no single valid SPIFFE URI SAN,
+    the socket is not TLS or its handshake is not done, and TypeError for an
+    object that is none of the accepted kinds.
     """
     if isinstance(peer, MeshsecSocket | MeshsecObject) and peer.meshsec_peer is not None:
         return peer.meshsec_peer

@@ -320,6 +320,26 @@ class _Rotation:
             ssl.SSLContext.set_alpn_protocols(self._ctx, protocols)
 
 
+def _newest_at_client_hello(
+    conn: ssl.SSLSocket | ssl.SSLObject, _server_name: str | None, initial: ssl.SSLContext
+) -> None:
+    """Hand the connection the newest context when its ClientHello arrives.
+
+    A server picks its context at ``accept``; a client picks its own when it
+    wraps, which can be later. Had a rotation (new root in the bundles, then
+    leaves from it) landed in between, the server would judge a client's new
+    leaf by the old bundle. OpenSSL calls this for every ClientHello, with or
+    without SNI, before the client's certificate is verified, so the newest
+    bundle decides (the issue asks for exactly this use of ``sni_callback``).
+    """
+    rotation = getattr(initial, "_meshsec_rotation", None)
+    if rotation is None:
+        return
+    newest = rotation.current()
+    if newest is not conn.context:
+        conn.context = newest
+
+
 def _check_version(min_version: ssl.TLSVersion) -> ssl.TLSVersion:
     if min_version not in _VERSIONS:
         raise ConfigError("min_version must be ssl.TLSVersion.TLSv1_2 or TLSv1_3")
@@ -353,6 +373,7 @@ def _build(
         # One TLS 1.3 ticket per connection (OpenSSL sends two by default): a
         # meshsec client keeps only the latest session per server anyway.
         ctx.num_tickets = 1
+        ctx.sni_callback = _newest_at_client_hello
     if resume_sessions:
         ctx._meshsec_sessions = _SessionCache()
     ctx._meshsec_policy = PeerPolicy(

@@ -30,8 +30,8 @@ def _to_id(value: SpiffeId | str) -> SpiffeId:
 class _AllowIds:
     ids: frozenset[SpiffeId]
 
-    def __call__(self, peer: SpiffeId) -> bool:
-        return peer in self.ids
+    def __call__(self, peer: object) -> bool:
+        return isinstance(peer, SpiffeId) and peer in self.ids
 
     def __repr__(self) -> str:
         return f"allow_id({', '.join(sorted(repr(str(i)) for i in self.ids))})"
@@ -41,8 +41,9 @@ class _AllowIds:
 class _AllowTrustDomain:
     trust_domain: str
 
-    def __call__(self, peer: SpiffeId) -> bool:
-        return peer.trust_domain == self.trust_domain
+    def __call__(self, peer: object) -> bool:
+        # Only a real SpiffeId: a string or a look-alike object refuses (fail closed).
+        return isinstance(peer, SpiffeId) and peer.trust_domain == self.trust_domain
 
     def __repr__(self) -> str:
         return f"allow_trust_domain({self.trust_domain!r})"
@@ -53,7 +54,9 @@ class _AllowPathPrefix:
     segments: tuple[str, ...]
     trust_domain: str | None
 
-    def __call__(self, peer: SpiffeId) -> bool:
+    def __call__(self, peer: object) -> bool:
+        if not isinstance(peer, SpiffeId):
+            return False
         if self.trust_domain is not None and peer.trust_domain != self.trust_domain:
             return False
         return peer.segments[: len(self.segments)] == self.segments

@@ -9,6 +9,7 @@ injected clock because a resumed session skips verification entirely.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections import OrderedDict
@@ -16,6 +17,8 @@ from datetime import datetime
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 from meshsec.identity import InvalidSpiffeId, SpiffeId
 from meshsec.mtls._errors import (
@@ -30,9 +33,21 @@ def load_peer_leaf(der: bytes | None) -> x509.Certificate:
     if not der:
         raise PeerCertificateInvalid("the peer presented no certificate")
     try:
-        return x509.load_der_x509_certificate(der)
+        cert = x509.load_der_x509_certificate(der)
     except ValueError:
         raise PeerCertificateInvalid("the peer's certificate cannot be parsed") from None
+    return _with_parsed_extensions(cert)
+
+
+def _with_parsed_extensions(cert: x509.Certificate) -> x509.Certificate:
+    # cryptography parses extensions lazily and raises ValueError for ones
+    # OpenSSL let through (a URI SAN with non-IA5 bytes): surface that here,
+    # as the typed error, before any check reads them.
+    try:
+        _ = cert.extensions
+    except ValueError:
+        raise PeerCertificateInvalid("the peer's certificate extensions cannot be parsed") from None
+    return cert
 
 
 def spiffe_id_of(cert: x509.Certificate) -> SpiffeId:
@@ -69,10 +84,32 @@ def _check_not_ca(cert: x509.Certificate) -> None:
         raise PeerCertificateInvalid("the peer's leaf certificate may sign certificates")
 
 
+# NIST SP 800-57 part 1, 112-bit minimum; OpenSSL's default security level 2
+# refuses the same keys on meshsec contexts, this covers authorize_peer on others.
+_MIN_RSA_BITS = 2048
+_MIN_EC_BITS = 256
+
+
+def _check_key(cert: x509.Certificate) -> None:
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise PeerCertificateInvalid("the peer's public key cannot be read") from None
+    weak = (
+        (isinstance(key, rsa.RSAPublicKey) and key.key_size < _MIN_RSA_BITS)
+        or (isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size < _MIN_EC_BITS)
+        or isinstance(key, dsa.DSAPublicKey)
+    )
+    if weak:
+        raise PeerCertificateInvalid(
+            "the peer's key is too weak (RSA needs 2048+ bits, EC a 256+ bit curve)"
+        )
+
+
 def _check_validity(cert: x509.Certificate, now: datetime) -> None:
     if now < cert.not_valid_before_utc:
         raise PeerCertificateNotYetValid("the peer's certificate is not valid yet")
-    if now > cert.not_valid_after_utc:
+    if now >= cert.not_valid_after_utc:
         raise PeerCertificateExpired("the peer's certificate has expired")
 
 
@@ -83,6 +120,7 @@ def check_svid(cert: x509.Certificate, *, trust_domain: str | None, now: datetim
     """
     _check_validity(cert, now)
     _check_not_ca(cert)
+    _check_key(cert)
     sid = spiffe_id_of(cert)
     if trust_domain is not None and sid.trust_domain != trust_domain:
         raise PeerCertificateInvalid(
@@ -102,7 +140,7 @@ class LeafFacts:
     def check_validity(self, now: float) -> None:
         if now < self.not_before:
             raise PeerCertificateNotYetValid("the peer's certificate is not valid yet")
-        if now > self.not_after:
+        if now >= self.not_after:
             raise PeerCertificateExpired("the peer's certificate has expired")
 
 
@@ -129,6 +167,7 @@ class LeafCache:
                 return found
         cert = load_peer_leaf(der)
         _check_not_ca(cert)
+        _check_key(cert)
         sid = spiffe_id_of(cert)
         if sid.trust_domain != self._trust_domain:
             raise PeerCertificateInvalid(
@@ -148,9 +187,15 @@ class LeafCache:
 def certificate_of(peer: object) -> x509.Certificate:
     """The leaf of an SSLSocket/SSLObject, a DER blob, or a certificate itself."""
     if isinstance(peer, x509.Certificate):
-        return peer
+        return _with_parsed_extensions(peer)
     if isinstance(peer, bytes | bytearray | memoryview):
         return load_peer_leaf(bytes(peer))
     if isinstance(peer, ssl.SSLSocket | ssl.SSLObject):
-        return load_peer_leaf(peer.getpeercert(binary_form=True))
+        try:
+            der = peer.getpeercert(binary_form=True)
+        except (ValueError, OSError):  # handshake not done yet, or the socket is closed
+            raise PeerCertificateInvalid("the connection has no completed TLS handshake") from None
+        return load_peer_leaf(der)
+    if isinstance(peer, socket.socket):
+        raise PeerCertificateInvalid("the connection does not use TLS: no peer certificate")
     raise TypeError("expected an SSLSocket, SSLObject, DER bytes or x509.Certificate")

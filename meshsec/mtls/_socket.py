@@ -15,6 +15,7 @@ from typing import Any
 
 from meshsec.errors import MeshsecError
 from meshsec.identity import SpiffeId
+from meshsec.mtls._errors import PeerCertificateInvalid
 from meshsec.mtls._policy import audited, policy_of, translate
 
 _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
@@ -41,10 +42,20 @@ def _handshake(conn: ssl.SSLSocket | ssl.SSLObject, run: Any) -> SpiffeId:
         audited(conn, error, role=policy.role)
         raise error from None
     try:
+        # An sni_callback may have swapped the connection's context during the
+        # handshake, and OpenSSL verified the chain against the *new* context's
+        # store: authorize with the policy of the context actually used, and
+        # refuse when that context is not a sound meshsec one.
+        policy = policy_of(conn)
+        policy.guard(conn.context)
         return policy.authorize(conn)
     except MeshsecError as exc:
         audited(conn, exc, role=policy.role)
         raise
+    except Exception:  # noqa: BLE001  fail closed: an unforeseen parse error must refuse, typed
+        error = PeerCertificateInvalid("the peer's certificate could not be checked")
+        audited(conn, error, role=policy.role)
+        raise error from None
 
 
 class MeshsecSocket(ssl.SSLSocket):

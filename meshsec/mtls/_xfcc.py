@@ -253,6 +253,13 @@ def _peer_from_xfcc(
             "header is ignored"
         )
     last = parse_xfcc(header)[-1]
+    # Envoy puts the URI SAN of the appending proxy's own certificate in By:
+    # an element whose By names someone else was not appended by the peer we
+    # trust (a proxy that forwards its client's header unsanitised).
+    if last.by is not None and last.by != str(proxy_peer):
+        raise InvalidXfcc(
+            "the last x-forwarded-client-cert element was not appended by the immediate peer"
+        )
     if last.uri is None:
         raise InvalidXfcc("the last x-forwarded-client-cert element carries no URI")
     try:
