@@ -188,7 +188,7 @@ class TokenIssuer:
         key = self._keys.primary
         try:
             body = _jose.b64encode(_jose.dumps(payload))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise ConfigError("claims must be JSON-serializable") from None
         signing_input = self._header(key) + b"." + body
         return (signing_input + b"." + _jose.b64encode(key.sign(signing_input))).decode("ascii")

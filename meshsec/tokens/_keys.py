@@ -33,6 +33,7 @@ ALGORITHMS: Final = ("EdDSA", "ES256", "ES384", "PS256", "RS256", "HS256")
 POLICY_JWS_TYPE: Final = "meshsec-policy+jws"
 
 _MIN_RSA_BITS = 2048
+_MIN_RSA_EXPONENT = 65537
 _MIN_SECRET_BYTES = 32
 _CURVES: Final = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1}
 _CURVE_ALG: Final = {"P-256": "ES256", "P-384": "ES384"}
@@ -313,6 +314,10 @@ def _check_key(alg: str, public: Any) -> None:
         ok = isinstance(public, rsa.RSAPublicKey)
         if ok and public.key_size < _MIN_RSA_BITS:
             raise InvalidKey(f"RSA keys need at least {_MIN_RSA_BITS} bits")
+        if ok and public.public_numbers().e < _MIN_RSA_EXPONENT:
+            # NIST SP 800-56B Rev. 2 §6.2.1: 2**16 < e; a tiny exponent such as
+            # 3 is what signature-forgery attacks on lax verifiers rely on.
+            raise InvalidKey("RSA keys need a public exponent of at least 65537")
     else:
         ok = False
     if not ok:
