@@ -62,6 +62,9 @@ class JWKSClient:
     ) -> None:
         self._url = url
         self._label = _label(url, unsafe_allow_http=unsafe_allow_http)
+        durations = (timeout, min_refetch_interval, default_max_age, max_cache_age, stale_if_error)
+        if not all(isinstance(duration, timedelta) for duration in durations):
+            raise ConfigError("JWKSClient durations are datetime.timedelta values")
         if timeout <= timedelta(0) or max_bytes <= 0 or min_refetch_interval < timedelta(0):
             raise ConfigError("timeout and max_bytes must be positive")
         self._owns_session = session is None
