@@ -185,6 +185,8 @@ class TokenIssuer:
         payload["iss"] = self._issuer
         payload["sub"] = subject
         payload["aud"] = _audience(audience)
+        if client_id is not None and (not isinstance(client_id, str) or not client_id):
+            raise ConfigError("client_id is a non-empty string")
         payload["client_id"] = client_id or subject
         scope = _scope_list(scopes)
         if scope:

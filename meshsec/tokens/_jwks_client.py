@@ -290,12 +290,15 @@ def _label(url: str, *, unsafe_allow_http: bool) -> str:
     """Validate the URL; return it without credentials or query (for events)."""
     if not isinstance(url, str):
         raise ConfigError("the JWKS URL is a string")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a bad port or IPv6 literal
+        raise ConfigError("the JWKS URL could not be parsed") from None
     if parts.scheme == "http" and not unsafe_allow_http:
         raise ConfigError("the JWKS URL must be https (unsafe_allow_http=True permits http)")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError("the JWKS URL must be an https URL with a host")
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 

@@ -269,3 +269,9 @@ def test_durations_must_be_timedeltas(env: Env) -> None:
         TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=env.keys, leeway=30)  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         JWKSClient("https://127.0.0.1/jwks.json", timeout=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("client_id", [5, "", ["web"], b"web"])
+def test_client_id_of_the_wrong_type_refused_at_issue(env: Env, client_id: object) -> None:
+    with pytest.raises(ConfigError):
+        env.issuer.issue("web", AUDIENCE, client_id=client_id)  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from meshsec.clock import FrozenClock
+from meshsec.errors import ConfigError
 from meshsec.tokens import (
     InvalidKey,
     JWKSClient,
@@ -394,3 +395,24 @@ def test_duplicate_kid_jwks_refused_and_last_good_set_kept(
     key = client.key_set().get(good.kid)
     assert key is not None
     assert key.to_jwk()["x"] == good.to_jwk()["x"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://h:99999/jwks",
+        "https://h:abc/jwks",
+        "https://[::1/jwks",
+        "https://:443/",
+        "ftp://h/",
+    ],
+)
+def test_unparseable_jwks_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError):
+        JWKSClient(url)
+
+
+def test_jwks_label_never_carries_credentials_or_query() -> None:
+    with JWKSClient("https://user:hunter2@127.0.0.1:8443/jwks?token=abc#frag") as client:
+        assert "hunter2" not in repr(client)
+        assert "abc" not in repr(client)
