@@ -23,6 +23,8 @@ _COMMAND_MODULES = (
     "meshsec.cli._audit",
     "meshsec.cli._fields",
     "meshsec.cli._tokens",
+    "meshsec.cli._identity",
+    "meshsec.cli._policy",
 )
 
 

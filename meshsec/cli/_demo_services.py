@@ -1,15 +1,25 @@
-"""The two loopback services behind ``meshsec demo``.
+"""The loopback services behind ``meshsec demo``.
 
-``orders`` receives the client's call and calls ``payments``; both run in
-threads on 127.0.0.1 with stdlib ``http.server``. Each handler adopts the
-caller's correlation headers (validated by :func:`meshsec.correlation.scope`),
-logs through the correlation filter, and emits audit events. The card number
-travels encrypted from orders to payments; payments, cleared for
-``restricted`` data, reveals it; the client's receipt shows it masked.
+One trust domain, ``demo.example``, with a local certificate authority. Every
+service listens for HTTPS on 127.0.0.1 with a meshsec mTLS server context and
+admits only the SPIFFE IDs allowed to call it; every call goes out through an
+mTLS requests session that accepts only the expected server:
+
+- ``auth`` serves the token issuer's JWKS (to payments only);
+- ``orders`` admits the web client, verifies its certificate-bound access
+  token, encrypts the card number, exchanges the token for one bound to its own
+  certificate (RFC 8693, RFC 8705) and calls payments;
+- ``payments`` admits orders only, verifies the exchanged token against the
+  caller's certificate, asks its policy engine, and reveals the card only under
+  the clearance the decision's obligations grant.
+
+Each handler adopts the caller's correlation headers, logs through the
+correlation filter and emits audit events.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -20,12 +30,24 @@ from typing import Any
 
 import attrs
 import requests
+from cryptography import x509
 
 from meshsec import audit, correlation
 from meshsec.context import SecurityContext, run_as
+from meshsec.errors import MeshsecError, TokenError
 from meshsec.fields import DlpLogFilter, FieldProtector, Keyring, LocalKeyProvider
+from meshsec.identity import CertificateAuthority, SpiffeId, StaticIdentitySource
+from meshsec.integrations.requests import mtls_session
+from meshsec.mtls import Matcher, allow_id, peer_id, server_context
+from meshsec.policy import AccessDenied, Engine, PolicySet, check
+from meshsec.tokens import JWKSClient, KeySet, TokenIssuer, TokenVerifier
 
-Handler = Callable[["Request"], tuple[int, dict[str, Any]]]
+TRUST_DOMAIN = "demo.example"
+WEB = SpiffeId.parse("spiffe://demo.example/web")
+ORDERS = SpiffeId.parse("spiffe://demo.example/orders")
+PAYMENTS = SpiffeId.parse("spiffe://demo.example/payments")
+AUTH = SpiffeId.parse("spiffe://demo.example/auth")
+INTRUDER = SpiffeId.parse("spiffe://demo.example/scraper")
 
 # Both services load the same keyring, as they would from a shared KMS.
 CARD_SCHEMA = {
@@ -33,13 +55,42 @@ CARD_SCHEMA = {
     "customer.email": {"action": "tokenize", "classification": "confidential"},
 }
 
+# payments' policy lives outside its code: orders may charge small amounts;
+# large charges are denied whoever asks (deny overrides allow).
+PAYMENTS_POLICY = {
+    "version": 1,
+    "rules": [
+        {
+            "id": "orders-may-charge",
+            "effect": "allow",
+            "principals": [str(ORDERS)],
+            "actions": ["payments:charge"],
+            "resources": ["payment:*"],
+            "when": [{"attr": "context.amount", "op": "lt", "value": 1000}],
+            "obligations": {"clearance": "restricted"},
+        },
+        {
+            "id": "large-charges-need-review",
+            "effect": "deny",
+            "principals": ["*"],
+            "actions": ["payments:charge"],
+            "resources": ["payment:*"],
+            "when": [{"attr": "context.amount", "op": "ge", "value": 1000}],
+        },
+    ],
+}
+
+Handler = Callable[["Request"], tuple[int, dict[str, Any]]]
+
 
 @attrs.frozen(kw_only=True)
 class Request:
-    """What a demo handler sees: method, path, headers and the JSON body."""
+    """What a demo handler sees: the mTLS peer, the headers and the JSON body."""
 
     method: str
     path: str
+    peer: SpiffeId
+    peer_certificate: x509.Certificate
     headers: dict[str, str]
     body: Any
 
@@ -53,20 +104,25 @@ class Wire:
 
 
 class Service:
-    """One named loopback HTTP service; ``handler`` maps a Request to (status, body)."""
+    """One named HTTPS service on 127.0.0.1 that admits only ``allow``'s peers."""
 
-    def __init__(self, name: str, handler: Handler) -> None:
+    def __init__(
+        self, name: str, source: StaticIdentitySource, allow: Matcher, handler: Handler
+    ) -> None:
         self.name = name
+        self.source = source
         self.log = logging.getLogger(f"meshsec.demo.{name}")
         self._handler = handler
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._request_class())
         self._server.daemon_threads = True
+        context = server_context(source, allow=allow)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"https://{host!s}:{port}"
 
     def start(self) -> None:
         self._thread.start()
@@ -80,16 +136,25 @@ class Service:
         service = self
 
         class _Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 headers = dict(self.headers.items())
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
+                der = self.connection.getpeercert(binary_form=True)
+                request = Request(
+                    method=self.command,
+                    path=self.path,
+                    peer=peer_id(self.connection),  # checked by meshsec at the handshake
+                    peer_certificate=x509.load_der_x509_certificate(der),
+                    headers=headers,
+                    body=json.loads(raw) if raw else None,
+                )
                 with correlation.scope(headers):
                     audit.record_correlation_rejections()
-                    status, payload = service.dispatch(
-                        Request(method=self.command, path=self.path, headers=headers, body=body)
-                    )
+                    status, payload = service.dispatch(request)
                     data = json.dumps(payload).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -104,7 +169,7 @@ class Service:
         return _Handler
 
     def dispatch(self, request: Request) -> tuple[int, dict[str, Any]]:
-        self.log.info("%s %s received", request.method, request.path)
+        self.log.info("%s %s from %s", request.method, request.path, request.peer)
         status, payload = self._handler(request)
         self.log.info("%s %s answered %d", request.method, request.path, status)
         return status, payload
@@ -122,27 +187,70 @@ class _HeaderWriter(dict[str, str]):
         self._handler.send_header(key, value)
 
 
-def http_session() -> requests.Session:
-    """A requests session for loopback calls that ignores proxy variables."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
-def call(session: requests.Session, url: str, body: dict[str, Any]) -> requests.Response:
-    """POST ``body`` to ``url`` carrying the current correlation headers."""
+def call(
+    session: requests.Session, url: str, body: dict[str, Any], *, token: str | None = None
+) -> requests.Response:
+    """POST ``body`` to ``url`` carrying the current correlation headers (and a bearer token)."""
     headers = correlation.inject({}, destination=url)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     return session.post(url, json=body, headers=headers, timeout=10)
 
 
+def bearer(request: Request) -> str:
+    return request.headers.get("Authorization", "").removeprefix("Bearer ")
+
+
+def unauthorized(error: TokenError) -> tuple[int, dict[str, Any]]:
+    # The precise reason went to the audit trail; the caller learns only the class.
+    del error
+    return 401, {"error": "invalid_token"}
+
+
+def _session(
+    sessions: list[requests.Session], source: StaticIdentitySource, expect: SpiffeId
+) -> requests.Session:
+    """An mTLS session presenting ``source`` that talks only to ``expect``."""
+    session = mtls_session(source, expect=allow_id(expect))
+    session.trust_env = False  # loopback only; never through a proxy
+    sessions.append(session)
+    return session
+
+
+@attrs.frozen(kw_only=True)
+class Mesh:
+    """The demo's trust domain: its CA, services, token issuer and client sessions."""
+
+    ca: CertificateAuthority
+    auth: Service
+    orders: Service
+    payments: Service
+    issuer: TokenIssuer
+    web: StaticIdentitySource
+    sessions: list[requests.Session]
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return (self.auth, self.orders, self.payments)
+
+    def session(self, source: StaticIdentitySource, expect: SpiffeId) -> requests.Session:
+        return _session(self.sessions, source, expect)
+
+    def workload(self, spiffe_id: SpiffeId) -> StaticIdentitySource:
+        """A workload of the trust domain: a fresh key and X509-SVID from the CA."""
+        return StaticIdentitySource(self.ca.issue(spiffe_id), self.ca.bundle)
+
+
 @contextmanager
-def running(*services: Service) -> Iterator[None]:
-    for service in services:
+def running(mesh: Mesh) -> Iterator[Mesh]:
+    for service in mesh.services:
         service.start()
     try:
-        yield
+        yield mesh
     finally:
-        for service in services:
+        for session in mesh.sessions:
+            session.close()
+        for service in mesh.services:
             service.stop()
 
 
@@ -153,49 +261,147 @@ def shared_protector() -> FieldProtector:
     return FieldProtector(CARD_SCHEMA, keyring=Keyring.from_wrapped(wrapped, kek))
 
 
-def build_services(session: requests.Session, wire: Wire) -> tuple[Service, Service]:
-    """orders -> payments: orders protects and forwards a charge, payments reveals it."""
+def build_mesh(wire: Wire) -> Mesh:
+    """Create the CA and the workloads, and wire the three services together."""
+    ca = CertificateAuthority.create(TRUST_DOMAIN)
+    keys = KeySet.generate("EdDSA")
+    issuer = TokenIssuer(issuer=str(AUTH), keys=keys)
+
+    def workload(spiffe_id: SpiffeId) -> StaticIdentitySource:
+        return StaticIdentitySource(ca.issue(spiffe_id), ca.bundle)
+
+    sessions: list[requests.Session] = []
+    auth = Service("auth", workload(AUTH), allow_id(PAYMENTS), lambda _: (200, keys.to_jwks()))
     protector = shared_protector()
+    payments_id = workload(PAYMENTS)
+    payments = _payments(
+        source=payments_id,
+        to_auth=_session(sessions, payments_id, AUTH),
+        auth=auth,
+        protector=protector,
+        wire=wire,
+    )
+    orders_id = workload(ORDERS)
+    orders = _orders(
+        source=orders_id,
+        to_payments=_session(sessions, orders_id, PAYMENTS),
+        payments=payments,
+        issuer=issuer,
+        protector=protector,
+        wire=wire,
+    )
+    return Mesh(
+        ca=ca,
+        auth=auth,
+        orders=orders,
+        payments=payments,
+        issuer=issuer,
+        web=workload(WEB),
+        sessions=sessions,
+    )
 
-    def payments(request: Request) -> tuple[int, dict[str, Any]]:
-        charge = request.body or {}
-        context = {"order_id": charge.get("order_id")}
-        caller = SecurityContext(principal="orders", scopes={"payments:charge"})
-        with run_as(caller):
-            clear = protector.reveal(charge, context=context, clearance="restricted")
-        card = str(clear.get("card", {}).get("number", ""))
-        wire.payments_saw.append(f"card ending {card[-4:]} for {clear.get('amount')}")
-        # The card reaches the log only through the DLP filter.
-        payments_service.log.info("charging card %s", card)
-        audit.record(
-            audit.Category.AUTHORIZATION,
-            "payments:charge",
-            audit.Outcome.SUCCESS,
-            actor="orders",
-            target=request.path,
-            attributes={"amount": clear.get("amount")},
+
+def _payments(
+    *,
+    source: StaticIdentitySource,
+    to_auth: requests.Session,
+    auth: Service,
+    protector: FieldProtector,
+    wire: Wire,
+) -> Service:
+    # payments knows only auth's JWKS URL, fetched over mTLS from auth alone.
+    remote_keys = JWKSClient(auth.url + "/.well-known/jwks.json", session=to_auth)
+    verifier = TokenVerifier(issuer=str(AUTH), audience=str(PAYMENTS), keys=remote_keys)
+    engine = Engine(PolicySet.from_dict(PAYMENTS_POLICY))
+    log = logging.getLogger("meshsec.demo.payments")
+    log.addFilter(DlpLogFilter())  # the card reaches the log only through the DLP filter
+
+    def charge(request: Request) -> tuple[int, dict[str, Any]]:
+        try:
+            claims = verifier.verify(
+                bearer(request),
+                scopes=["payments:charge"],
+                peer_certificate=request.peer_certificate,  # RFC 8705 binding
+            )
+        except TokenError as error:
+            return unauthorized(error)
+        body = request.body or {}
+        caller = SecurityContext(
+            principal=str(request.peer),
+            peer_id=str(request.peer),
+            claims=claims.raw,
+            scopes=claims.scopes,
         )
-        return 200, {"charged": clear.get("amount"), "correlation_id": correlation.current_id()}
+        with run_as(caller):
+            try:
+                decision = check(
+                    "payments:charge",
+                    resource=f"payment:{body.get('order_id')}",
+                    context={"amount": body.get("amount")},
+                    engine=engine,
+                )
+            except AccessDenied as denied:
+                return 403, {"error": "access_denied", "decision_id": denied.decision_id}
+            clearance = str(decision.obligations.get("clearance", "public"))
+            clear = protector.reveal(
+                body, context={"order_id": body.get("order_id")}, clearance=clearance
+            )
+        card = str(clear.get("card", {}).get("number", ""))
+        wire.payments_saw.append(
+            f"card ending {card[-4:]} for {clear.get('amount')}, user {claims.subject} "
+            f"via {claims.actor} (rule {decision.rule_id}, clearance {clearance})"
+        )
+        log.info("charging card %s", card)
+        return 200, {"charged": clear.get("amount")}
 
-    payments_service = Service("payments", payments)
-    payments_service.log.addFilter(DlpLogFilter())
+    return Service("payments", source, allow_id(ORDERS), charge)
 
-    def orders(request: Request) -> tuple[int, dict[str, Any]]:
+
+def _orders(
+    *,
+    source: StaticIdentitySource,
+    to_payments: requests.Session,
+    payments: Service,
+    issuer: TokenIssuer,
+    protector: FieldProtector,
+    wire: Wire,
+) -> Service:
+    verifier = TokenVerifier(issuer=str(AUTH), audience=str(ORDERS), keys=issuer.keys)
+
+    def create(request: Request) -> tuple[int, dict[str, Any]]:
+        token = bearer(request)
+        try:
+            claims = verifier.verify(
+                token, scopes=["orders:create"], peer_certificate=request.peer_certificate
+            )
+        except TokenError as error:
+            return unauthorized(error)
         order = dict(request.body or {})
         order["order_id"] = correlation.current_id()
         context = {"order_id": order["order_id"]}
-        audit.record(
-            audit.Category.AUTHORIZATION,
-            "orders:create",
-            audit.Outcome.SUCCESS,
-            actor="client",
-            target=request.path,
-        )
         protected = protector.protect(order, context=context)
         wire.orders_to_payments.append(protected)
-        reply = call(session, payments_service.url + "/charge", protected)
-        with run_as(SecurityContext(principal="client")):
+        # RFC 8693: orders acts for the user towards payments, with narrower
+        # scopes, in a token bound to orders' own certificate (RFC 8705).
+        onward = issuer.exchange(
+            token,
+            audience=str(PAYMENTS),
+            scopes=["payments:charge"],
+            actor=str(ORDERS),
+            peer_certificate=request.peer_certificate,
+            bind_to=source.identity.certificate,
+        )
+        reply = call(to_payments, payments.url + "/charge", protected, token=onward)
+        with run_as(SecurityContext(principal=claims.subject, peer_id=str(request.peer))):
             receipt = protector.reveal(protected, context=context, clearance="internal")
         return reply.status_code, {"receipt": receipt, "payment": reply.json()}
 
-    return Service("orders", orders), payments_service
+    return Service("orders", source, allow_id(WEB), create)
+
+
+def try_call(session: requests.Session, url: str) -> str:
+    """Call ``url`` and describe how it failed (for the intruder's attempt)."""
+    with contextlib.suppress(requests.RequestException, MeshsecError):
+        response = session.post(url, json={}, timeout=10)
+        return f"HTTP {response.status_code}"
+    return "refused during the TLS handshake"

@@ -13,18 +13,18 @@ from meshsec.cli import main
 def test_demo_shows_one_correlation_id_across_services_and_a_verified_chain(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    sent = re.search(r"client sent X-Correlation-ID (demo-[0-9a-f]+)", out)
+    sent = re.search(r"the client sent X-Correlation-ID (demo-[0-9a-f]+)", out)
     assert sent is not None
     cid = sent.group(1)
     services = set(re.findall(rf"\[(\w+)\s*\] correlation_id={cid} trace_id=([0-9a-f]{{32}})", out))
-    assert {name for name, _ in services} == {"orders", "payments"}
+    assert {"orders", "payments"} <= {name for name, _ in services}
     assert len({trace for _, trace in services}) == 1
     assert "one correlation ID across both services: yes" in out
     assert re.search(r"audit chain .*audit\.jsonl: \d+ lines, HMAC-SHA256, verified", out)
     assert "\x1b" not in out
     # The card crossed the wire encrypted, payments saw it, the receipt is masked,
     # and the clear number never reached any printed line or log.
-    assert re.search(r"on the wire: card\.number = ms1\.", out)
+    assert re.search(r"on the wire: card\.number += ms1\.", out)
     assert "payments (cleared for restricted) saw: card ending 1111" in out
     assert re.search(r"client receipt \(clearance internal\): card\.number = \*+1111", out)
     assert "4111 1111 1111 1111" not in out
