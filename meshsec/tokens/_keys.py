@@ -33,6 +33,24 @@ ALGORITHMS: Final = ("EdDSA", "ES256", "ES384", "PS256", "RS256", "HS256")
 POLICY_JWS_TYPE: Final = "meshsec-policy+jws"
 
 _MIN_RSA_BITS = 2048
+# Ed25519 public keys of small order, as y-coordinates with the sign bit
+# cleared: 0, 1, the two order-8 values, p-1, and p, p+1 (non-canonical
+# spellings of 0 and 1). RFC 8032 §5.1.7 does not exclude them and OpenSSL
+# accepts them, yet with one (the identity, 01 00..00) the signature
+# R = identity, S = 0 verifies for every message ("Taming the many EdDSAs",
+# Chalkias et al. 2020, §3). No honest key is one of these.
+_SMALL_ORDER_ED25519: Final = frozenset(
+    bytes.fromhex(value)
+    for value in (
+        "00" * 32,
+        "01" + "00" * 31,
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ec" + "ff" * 30 + "7f",
+        "ed" + "ff" * 30 + "7f",
+        "ee" + "ff" * 30 + "7f",
+    )
+)
 _MIN_RSA_EXPONENT = 65537
 _MIN_SECRET_BYTES = 32
 _CURVES: Final = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1}
@@ -306,6 +324,8 @@ def _signature_length(alg: str, public: Any) -> int:
 def _check_key(alg: str, public: Any) -> None:
     if alg == "EdDSA":
         ok = isinstance(public, ed25519.Ed25519PublicKey)
+        if ok and _small_order(public):
+            raise InvalidKey("the Ed25519 public key has small order and is refused")
     elif alg in _CURVES:
         ok = isinstance(public, ec.EllipticCurvePublicKey) and isinstance(
             public.curve, _CURVES[alg]
@@ -322,6 +342,11 @@ def _check_key(alg: str, public: Any) -> None:
         ok = False
     if not ok:
         raise InvalidKey(f"the key does not fit algorithm {alg}")
+
+
+def _small_order(public: ed25519.Ed25519PublicKey) -> bool:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return raw[:31] + bytes([raw[31] & 0x7F]) in _SMALL_ORDER_ED25519
 
 
 def _alg_for_public(public: Any, alg: str | None) -> str:

@@ -21,10 +21,12 @@ from meshsec.tokens import (
     BadSignature,
     ForbiddenHeader,
     InsufficientScope,
+    InvalidKey,
     KeySet,
     MalformedToken,
     MissingClaim,
     RevocationList,
+    SigningKey,
     TokenIssuer,
     TokenReplayed,
     TokenRevoked,
@@ -385,3 +387,37 @@ def test_ecdsa_malleated_signature_of_a_revoked_token_is_still_revoked(
     for variant in (token, _high_s(token)):
         with pytest.raises((TokenRevoked, BadSignature)):
             verifier.verify(variant)
+
+
+# -- small-order Ed25519 keys ----------------------------------------------------------
+
+_SMALL_ORDER_Y = [
+    "00" * 32,
+    "01" + "00" * 31,
+    "01" + "00" * 30 + "80",  # the identity with the sign bit set
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "ec" + "ff" * 30 + "7f",
+    "ed" + "ff" * 30 + "7f",
+    "ee" + "ff" * 30 + "ff",
+]
+
+
+@pytest.mark.parametrize("point", _SMALL_ORDER_Y)
+def test_small_order_ed25519_keys_refused(point: str) -> None:
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64(bytes.fromhex(point)), "kid": "weak"}
+    with pytest.raises(InvalidKey):
+        SigningKey.from_jwk(jwk)
+    assert KeySet.from_jwks({"keys": [jwk]}).get("weak") is None
+
+
+def test_identity_key_universal_forgery_is_not_possible_through_a_jwks(env: Env) -> None:
+    identity = bytes.fromhex("01" + "00" * 31)
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64(identity), "kid": "weak", "alg": "EdDSA"}
+    keys = KeySet.from_jwks({"keys": [jwk, key_for("EdDSA").to_jwk()]})
+    verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=keys, clock=env.clock)
+    header = {"alg": "EdDSA", "kid": "weak", "typ": "at+jwt"}
+    # R = identity, S = 0 satisfies [S]B = R + [k]A for A = identity, any message.
+    forged = f"{segment(header)}.{segment(env.payload(sub='admin'))}.{b64(identity + bytes(32))}"
+    with pytest.raises(UnknownKey):
+        verifier.verify(forged)
