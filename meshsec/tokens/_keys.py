@@ -62,7 +62,11 @@ _THUMBPRINT_MEMBERS: Final = {
     "RSA": ("e", "kty", "n"),
     "oct": ("k", "kty"),
 }
-_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_PRIVATE_TYPES: Final = (
+    ed25519.Ed25519PrivateKey,
+    ec.EllipticCurvePrivateKey,
+    rsa.RSAPrivateKey,
+)
 
 _Passphrase = str | bytes | Secret[str] | Secret[bytes]
 
@@ -145,12 +149,14 @@ class SigningKey:
         kid = data.get("kid")
         if kid is not None and (not isinstance(kid, str) or not kid):
             raise InvalidKey("a JWK kid must be a non-empty string")
-        private = bool(_PRIVATE_MEMBERS & data.keys())
         if chosen == "HS256":
             secret = _load_jwk(chosen, data)
             key = cls.symmetric(secret)
             return cls(alg=chosen, private=secret, public=secret, kid=kid or key.kid)
         loaded = _load_jwk(chosen, data)
+        # What PyJWT loaded decides, not the member names: an Ed25519 JWK with a
+        # stray "k" or "p" member is still a public key.
+        private = isinstance(loaded, _PRIVATE_TYPES)
         public = loaded.public_key() if private else loaded
         _check_key(chosen, public)
         return cls(alg=chosen, private=loaded if private else None, public=public, kid=kid)

@@ -19,6 +19,7 @@ from meshsec.tokens import (
     RefreshTokenInvalid,
     RefreshTokenReused,
     RefreshTokens,
+    SigningKey,
     TokenIssuer,
     TokenVerifier,
 )
@@ -128,3 +129,44 @@ def test_refresh_idle_lifetime_property(elapsed: float) -> None:
     else:
         with pytest.raises(RefreshTokenInvalid):
             refresh.rotate(token)
+
+
+_JWK_BASES = [key_for(a).to_jwk() for a in ("EdDSA", "ES256", "ES384", "RS256", "PS256")]
+_MEMBER = st.sampled_from(["kty", "crv", "x", "y", "n", "e", "d", "alg", "use", "key_ops", "kid"])
+_MEMBER_VALUE = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=20)
+    | st.lists(st.text(max_size=5), max_size=3)
+    | st.sampled_from(["AQAB", "AA", "", "EdDSA", "ES256", "HS256", "sig", "enc", "P-256", "OKP"])
+)
+
+
+@given(
+    st.sampled_from(_JWK_BASES),
+    st.dictionaries(_MEMBER | st.sampled_from(["k", "p", "q", "dp", "oth"]), _MEMBER_VALUE),
+    st.sets(st.sampled_from(["kty", "crv", "x", "y", "n", "e", "alg"]), max_size=2),
+)
+def test_near_valid_jwks_raise_only_invalid_key(
+    base: dict[str, object], changes: dict[str, object], dropped: set[str]
+) -> None:
+    jwk = {k: v for k, v in {**base, **changes}.items() if k not in dropped}
+    try:
+        key = SigningKey.from_jwk(jwk)
+    except InvalidKey:
+        pass
+    else:
+        assert key.alg in {"EdDSA", "ES256", "ES384", "RS256", "PS256"}
+    KeySet.from_jwks({"keys": [jwk]})  # never raises for one bad entry
+
+
+@pytest.mark.parametrize("member", ["k", "p", "q", "dp", "oth"])
+def test_stray_private_member_names_on_a_public_jwk_do_not_crash(member: str) -> None:
+    for base in _JWK_BASES:
+        jwk = {**base, member: None}
+        try:
+            key = SigningKey.from_jwk(jwk)
+        except InvalidKey:
+            continue
+        assert not key.can_sign
