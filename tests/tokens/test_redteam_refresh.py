@@ -237,3 +237,14 @@ def test_redis_killed_mid_rotate_gives_store_unavailable_quickly() -> None:
             assert time.monotonic() - started < 5
         finally:
             inner.close()
+
+
+def test_revoking_an_unknown_token_is_audited_as_a_revoke_not_a_rotate(
+    refresh: RefreshTokens,
+) -> None:
+    for bogus in ("msr1_" + "A" * 43, "garbage"):
+        with audit.capture() as events:
+            assert refresh.revoke(bogus) is False
+        assert [(e.action, e.reason) for e in events] == [
+            ("refresh.revoke", "token.refresh_invalid")
+        ]
