@@ -173,6 +173,8 @@ class KeySet:
             raise
 
     def _verify_detached(self, jws: str, payload: bytes, typ: str | None) -> str:
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise MalformedToken("the detached payload is bytes")
         try:
             token = jws.encode("ascii")
         except (UnicodeEncodeError, AttributeError):

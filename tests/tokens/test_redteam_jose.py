@@ -421,3 +421,11 @@ def test_identity_key_universal_forgery_is_not_possible_through_a_jwks(env: Env)
     forged = f"{segment(header)}.{segment(env.payload(sub='admin'))}.{b64(identity + bytes(32))}"
     with pytest.raises(UnknownKey):
         verifier.verify(forged)
+
+
+@pytest.mark.parametrize("payload", ["text", None, 5, ["b"]])
+def test_detached_payload_of_the_wrong_type_is_a_token_error(payload: object) -> None:
+    key = key_for("EdDSA")
+    jws = key.sign_detached(b"text")
+    with pytest.raises(MalformedToken):
+        KeySet([key]).verify_detached(jws, payload)  # type: ignore[arg-type]
