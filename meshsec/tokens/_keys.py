@@ -52,6 +52,7 @@ _SMALL_ORDER_ED25519: Final = frozenset(
     )
 )
 _MIN_RSA_EXPONENT = 65537
+_MAX_RSA_BITS = 8192
 _MIN_SECRET_BYTES = 32
 _CURVES: Final = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1}
 _CURVE_ALG: Final = {"P-256": "ES256", "P-384": "ES384"}
@@ -104,15 +105,22 @@ class SigningKey:
         """A new random key for ``alg`` (EdDSA, ES256, ES384, PS256 or RS256).
 
         Raises InvalidKey for an unknown algorithm, for HS256 (use
-        :meth:`symmetric`) and for ``rsa_bits`` below 2048.
+        :meth:`symmetric`) and for ``rsa_bits`` outside 2048..8192.
         """
+        if not isinstance(alg, str):
+            raise InvalidKey(f"unsupported algorithm; choose one of {', '.join(ALGORITHMS)}")
         if alg in _CURVES:
             private: Any = ec.generate_private_key(_CURVES[alg]())
         elif alg == "EdDSA":
             private = ed25519.Ed25519PrivateKey.generate()
         elif alg in ("PS256", "RS256"):
-            if rsa_bits < _MIN_RSA_BITS:
-                raise InvalidKey(f"RSA keys need at least {_MIN_RSA_BITS} bits")
+            # The upper bound stops a typo (rsa_bits=10**6) from generating for hours.
+            if (
+                isinstance(rsa_bits, bool)
+                or not isinstance(rsa_bits, int)
+                or not _MIN_RSA_BITS <= rsa_bits <= _MAX_RSA_BITS
+            ):
+                raise InvalidKey(f"RSA keys have {_MIN_RSA_BITS} to {_MAX_RSA_BITS} bits")
             private = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
         elif alg == "HS256":
             raise InvalidKey("HS256 keys come from SigningKey.symmetric(secret)")

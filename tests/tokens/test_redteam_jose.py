@@ -429,3 +429,15 @@ def test_detached_payload_of_the_wrong_type_is_a_token_error(payload: object) ->
     jws = key.sign_detached(b"text")
     with pytest.raises(MalformedToken):
         KeySet([key]).verify_detached(jws, payload)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("alg", [["EdDSA"], {"alg": "EdDSA"}, None, 256, b"EdDSA"])
+def test_generate_with_a_non_string_algorithm_is_invalid_key(alg: object) -> None:
+    with pytest.raises(InvalidKey):
+        SigningKey.generate(alg)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bits", [1024, 2047, 8193, 10**6, "3072", 3072.0, True])
+def test_generate_rsa_size_out_of_range_or_wrong_type_is_invalid_key(bits: object) -> None:
+    with pytest.raises(InvalidKey):
+        SigningKey.generate("PS256", rsa_bits=bits)  # type: ignore[arg-type]
