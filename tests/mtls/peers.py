@@ -173,7 +173,11 @@ class HttpsServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            timeout = 5
+            # Idle keep-alive connections stay open well beyond any scheduling
+            # stall of a loaded box: a server closing one just as the client
+            # reuses it reads as RemoteDisconnected, which is not what the
+            # rotation test is about.
+            timeout = 60
 
             def do_GET(self) -> None:
                 from cryptography import x509
