@@ -8,6 +8,7 @@ and move it instead of sleeping.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -43,9 +44,9 @@ class FrozenClock:
 
     def advance(self, delta: float | timedelta) -> None:
         """Move the clock forward (or back, with a negative delta)."""
-        seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
+        seconds = delta.total_seconds() if isinstance(delta, timedelta) else _finite(delta)
         with self._lock:
-            self._now += seconds
+            self._now = _finite(self._now + seconds)
 
     def set(self, when: float | datetime) -> None:
         """Jump to an absolute time."""
@@ -61,4 +62,13 @@ class FrozenClock:
             if when.tzinfo is None:
                 raise ValueError("FrozenClock needs an aware datetime (tzinfo=UTC)")
             return when.timestamp()
-        return float(when)
+        return _finite(when)
+
+
+def _finite(value: float) -> float:
+    # NaN compares false with everything: a NaN "now" would make every
+    # "now > expiry" check pass silently, so a frozen clock refuses it.
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError("a clock reading must be a finite number of seconds")
+    return seconds

@@ -69,6 +69,16 @@ class Secret(Generic[_T]):
     def __reduce__(self) -> NoReturn:
         raise TypeError("Secret values cannot be pickled")
 
+    # A Secret is immutable, so a copy is the same object: copying a frozen
+    # configuration that holds one works, and the value is never duplicated.
+    def __copy__(self) -> Secret[_T]:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Secret[_T]:
+        return self
+
 
 def _as_bytes(value: str | bytes) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else value
+    # "surrogatepass": a str holding lone surrogates still compares (by value)
+    # instead of raising UnicodeEncodeError from ==.
+    return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value

@@ -78,7 +78,10 @@ def _key_bytes(key: AuditKey | None) -> bytes | None:
     # A bare str is refused: keys travel as bytes or wrapped in Secret.
     value = key.reveal() if isinstance(key, Secret) else key
     if isinstance(key, Secret) and isinstance(value, str):
-        value = value.encode("utf-8")
+        try:
+            value = value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (e.g. an undecodable env var)
+            raise AuditKeyError("an audit key given as text must be valid Unicode") from None
     if not isinstance(value, bytes):
         raise AuditKeyError("an audit key must be bytes or a Secret holding str or bytes")
     if len(value) < MIN_KEY_BYTES:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
 import threading
 from pathlib import Path
@@ -23,6 +26,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover  # Windows: no advisory locks, single writer by contract
     fcntl = None  # type: ignore[assignment]
+
+_log = logging.getLogger("meshsec.audit")
 
 DEFAULT_CHECKPOINT_EVERY: Final = 1000
 _TAIL_BYTES: Final = 1 << 20
@@ -68,11 +73,20 @@ class JsonlFileSink:
         self._file: BinaryIO | None = _open_locked(self._path)
         try:
             self._lines, self._head = _resume(self._file, self._path, self._chain)
+            # One writer (flock), so the size is known without a stat per line.
+            self._size = os.fstat(self._file.fileno()).st_size
             self._checkpoint()
         except BaseException:
             self._file.close()
             raise
         self._since_checkpoint = 0
+        if not self._chain.keyed:
+            # The weaker mode is the default, so it is loud: once per sink.
+            _log.warning(
+                "audit file %r has no key: its SHA-256 chain only catches accidents; "
+                "anyone who can edit the file can recompute it (pass key=...)",
+                self._path.name,
+            )
 
     @property
     def path(self) -> Path:
@@ -92,16 +106,25 @@ class JsonlFileSink:
             raise AuditFileError("an audit file sink cannot be used after fork(); open a new one")
         line, mac = encode_line(data, seq=self._lines + 1, prev=self._head, chain=self._chain)
         try:
-            self._file.write(line)
+            _write_all_or_raise(self._file, line)
             if self._fsync:
                 os.fsync(self._file.fileno())
         except OSError as exc:
+            # Take a half-written line back out, so that once space is free the
+            # chain continues intact instead of breaking at a torn line.
+            self._truncate_to(self._size)
             raise AuditFileError(f"cannot append to the audit file: {exc.strerror}") from None
+        self._size += len(line)
         self._lines += 1
         self._head = mac
         self._since_checkpoint += 1
         if self._since_checkpoint >= self._every:
             self._checkpoint()
+
+    def _truncate_to(self, size: int) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):  # best effort: the write already failed
+                os.ftruncate(self._file.fileno(), size)
 
     def _checkpoint(self) -> None:
         write_checkpoint(
@@ -138,6 +161,12 @@ class JsonlFileSink:
     def __repr__(self) -> str:
         state = "closed" if self._file is None else f"{self._lines} lines"
         return f"JsonlFileSink({str(self._path)!r}, alg={self._chain.alg!r}, {state})"
+
+
+def _write_all_or_raise(handle: BinaryIO, line: bytes) -> None:
+    # One write(2): a short count means the disk or RLIMIT_FSIZE cut the line.
+    if handle.write(line) != len(line):
+        raise OSError(errno.ENOSPC, "short write (disk full or file size limit reached)")
 
 
 def _open_locked(path: Path) -> BinaryIO:

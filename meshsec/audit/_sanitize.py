@@ -10,9 +10,11 @@ attribute keys and JWT / PEM-private-key values with ``[REDACTED]``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
@@ -49,7 +51,12 @@ _UNSAFE: Final = re.compile(
 )
 # A JWS/JWE compact serialization starts with a base64url JSON header: "eyJ".
 _JWT: Final = re.compile(r"eyJ[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+")
-_PEM_PRIVATE: Final = re.compile(r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY")
+# Any type header ("RSA", "ENCRYPTED", "OPENSSH", "PGP ... BLOCK"), in any
+# case and with any spacing: the key material after a sloppy header is just as
+# secret. PuTTY's .ppk files carry theirs after "Private-Lines:".
+_PEM_PRIVATE: Final = re.compile(
+    r"(?i:-{3,}\s*BEGIN\b[^-]{0,64}?PRIVATE\s*KEY)|\bPrivate-Lines:\s*\d"
+)
 _NOT_ALNUM: Final = re.compile(r"[\W_]+")
 # HTTP credentials (RFC 6750 Bearer, RFC 7617 Basic) and userinfo in URLs.
 _HTTP_CREDENTIAL: Final = re.compile(r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
@@ -67,6 +74,7 @@ SECRET_WORDS: Final = (
     "credential",
     "private",
     "bearer",
+    "session",  # a session ID is a bearer credential
 )
 # Names that contain a secret word but identify, never carry, a secret:
 # key-rotation events must still say which key they are about.
@@ -105,18 +113,22 @@ def looks_secret_value(text: str) -> bool:
     credential or a password in a URL, anywhere in it."""
     return (
         ("eyJ" in text and _JWT.search(text) is not None)
-        or ("-----BEGIN" in text and _PEM_PRIVATE.search(text) is not None)
+        or (("---" in text or "Private-Lines" in text) and _PEM_PRIVATE.search(text) is not None)
         or ("@" in text and _URL_USERINFO.search(text) is not None)
         or _HTTP_CREDENTIAL.search(text) is not None
     )
 
 
+@functools.lru_cache(maxsize=1024)  # names come from code: a small vocabulary
 def looks_secret_key(name: str) -> bool:
     """True for attribute names that look like they hold a secret.
 
     Separators and control characters are ignored, so ``pass\nword`` or
     ``x-Api.Key`` cannot slip past the word list.
     """
+    if not name.isascii():
+        # Fullwidth and other compatibility forms (U+FF54 for "t", ...) fold to ASCII.
+        name = unicodedata.normalize("NFKC", name)
     lowered = name.lower()
     if lowered.replace("-", "_").replace(".", "_") in SAFE_KEYS:
         return False
@@ -128,7 +140,12 @@ def clean_text(value: object, limit: int = MAX_TEXT) -> str:
     """Redact, escape and bound one text value."""
     if isinstance(value, Secret):
         return REDACTED
-    text = value if isinstance(value, str) else str(value)
+    if type(value) is str:
+        text = value
+    else:
+        # A str subclass becomes a plain str (its own lower(), __eq__ or
+        # __hash__ must not steer the checks below or the name caches).
+        text = str.__str__(value) if isinstance(value, str) else str(value)
     cut = len(text) > limit
     if cut:
         # Bound the work first: the regexes below then see at most ``limit``

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -89,12 +90,20 @@ def _lines(handle: BinaryIO) -> Iterator[bytes]:
         yield raw
 
 
+def _remaining_lines(handle: BinaryIO) -> int:
+    # Only a regular file has an end: counting what follows a bad line in
+    # /dev/zero or a pipe would never return.
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        return 0
+    return sum(1 for _ in _lines(handle))
+
+
 def _verify(path: Path, handle: BinaryIO, chain: ChainMac) -> ChainReport:
     prev, count = GENESIS, 0
     for count, raw in enumerate(_lines(handle), start=1):  # count is used after the loop
         problem, prev = _check_line(parse_line(raw), count, prev, chain)
         if problem is not None:
-            total = count + sum(1 for _ in _lines(handle))
+            total = count + _remaining_lines(handle)
             return ChainReport(
                 ok=False, lines=total, keyed=chain.keyed, first_bad_line=count, problem=problem
             )

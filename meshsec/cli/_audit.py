@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _key(args: argparse.Namespace) -> Secret[bytes] | None:
     if args.key is not None:
-        return Secret(str(args.key).encode("utf-8"))
+        return Secret(os.fsencode(str(args.key)))  # argv bytes as the OS gave them
     if args.key_file is not None:
         try:
             raw = Path(args.key_file).read_bytes()
@@ -44,7 +44,7 @@ def _key(args: argparse.Namespace) -> Secret[bytes] | None:
         value = os.environ.get(args.key_env)
         if value is None:
             raise audit.AuditKeyError(f"environment variable {args.key_env!r} is not set")
-        return Secret(value.encode("utf-8"))
+        return Secret(os.fsencode(value))  # environment bytes as the OS gave them
     return None
 
 

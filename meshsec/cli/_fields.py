@@ -57,7 +57,8 @@ def _scan(args: argparse.Namespace) -> int:
     text = _read(args.file)
     try:
         document: object = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, or nested deeper than the parser goes: scan it as text.
         document = text
     findings = scan(document)
     for finding in findings:

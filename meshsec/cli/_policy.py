@@ -78,7 +78,8 @@ def _request(doc: Any, where: str) -> dict[str, Any]:
 def _expected(doc: Any, where: str) -> dict[str, Any]:
     if doc in ("allow", "deny"):
         return {"effect": doc}
-    if isinstance(doc, dict) and set(doc) <= {"effect", "rule_id", "dry_run"}:
+    # An empty mapping would expect nothing and pass whatever the policy does.
+    if isinstance(doc, dict) and doc and set(doc) <= {"effect", "rule_id", "dry_run"}:
         return dict(doc)
     raise PolicyConfigError(f"{where}.expect: 'allow', 'deny' or {{effect, rule_id, dry_run}}")
 

@@ -11,22 +11,63 @@ from typing import Any
 import attrs
 
 from meshsec.correlation import CorrelationContext
+from meshsec.errors import ConfigError
+
+# Claims come from verified tokens and are small; a deeper structure is refused
+# with a typed error rather than a RecursionError.
+_MAX_DEPTH = 32
 
 
 def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
+    if not isinstance(value, Mapping):
+        raise ConfigError("claims and obligations must be mappings")
+    return MappingProxyType({k: _deep_freeze(v, 1) for k, v in value.items()})
+
+
+def _deep_freeze(value: object, depth: int) -> object:
+    # Nested lists and dicts are frozen too: a handler appending to
+    # ctx.claims["roles"] must not grant itself (or a later request sharing
+    # the same claims object, e.g. through a token cache) a new role.
+    if depth > _MAX_DEPTH:
+        raise ConfigError(f"claims nest deeper than {_MAX_DEPTH} levels")
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _deep_freeze(v, depth + 1) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_deep_freeze(v, depth + 1) for v in value)
+    if isinstance(value, set | frozenset):
+        return frozenset(value)
+    if isinstance(value, bytearray):
+        return bytes(value)
+    return value
 
 
 def _scopes(value: Iterable[str]) -> frozenset[str]:
     if isinstance(value, str):
         # A lone "a b" string is an OAuth scope claim; never split it into letters.
         return frozenset(value.split())
-    return frozenset(value)
+    scopes = frozenset(value)
+    if not all(isinstance(scope, str) for scope in scopes):
+        raise ConfigError("scopes must be strings")
+    return scopes
+
+
+def _check_identity(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    # "" is not an identity: counting it as authenticated would let a token
+    # with an empty "sub" pass an authenticated-only check.
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(f"{attribute.name} must be a non-empty string or None")
+
+
+def _check_correlation(
+    _: object, __: attrs.Attribute[CorrelationContext | None], value: object
+) -> None:
+    if value is not None and not isinstance(value, CorrelationContext):
+        raise ConfigError("correlation must be a CorrelationContext or None")
 
 
 def _redacted_claims(value: Mapping[str, Any]) -> str:
     # Claim names help debugging; claim values may be personal data.
-    return "{" + ", ".join(f"{k!r}: ..." for k in sorted(value)) + "}"
+    return "{" + ", ".join(f"{k!r}: ..." for k in sorted(value, key=str)) + "}"
 
 
 @attrs.frozen(kw_only=True)
@@ -41,11 +82,11 @@ class SecurityContext:
     ones with :meth:`evolve`.
     """
 
-    principal: str | None = None
-    peer_id: str | None = None
+    principal: str | None = attrs.field(default=None, validator=_check_identity)
+    peer_id: str | None = attrs.field(default=None, validator=_check_identity)
     claims: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted_claims)
     scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_scopes)
-    correlation: CorrelationContext | None = None
+    correlation: CorrelationContext | None = attrs.field(default=None, validator=_check_correlation)
     obligations: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze)
 
     @classmethod
@@ -80,6 +121,10 @@ def run_as(context: SecurityContext) -> Iterator[SecurityContext]:
     Works for sync code and inside asyncio tasks (each task copies the
     context at creation, so concurrent requests never see each other).
     """
+    if not isinstance(context, SecurityContext):
+        # A dict or a principal string here would make every later read fail
+        # (or worse, be trusted); refuse it before anything is bound.
+        raise ConfigError("run_as() needs a SecurityContext")
     token = _current.set(context)
     try:
         yield context

@@ -27,8 +27,10 @@ _PATTERN_RE = re.compile(rf"(?:\*\.)?{_HOSTNAME}|{_IPV6_LITERAL}")
 _TRUST_DOMAIN_RE = re.compile(r"[a-z0-9._-]{1,255}")
 
 # scheme://host[:port][path-query-fragment]; no userinfo, no backslash, printable ASCII.
+# No "." in the scheme although RFC 3986 allows one: urllib3 (under requests)
+# does not, and reads "a.example.x://b.example" as host "a.example.x".
 _URL_RE = re.compile(
-    rf"[a-z][a-z0-9+.-]*://(?P<host>[a-z0-9._-]+|{_IPV6_LITERAL})"
+    rf"[a-z][a-z0-9+-]*://(?P<host>[a-z0-9._-]+|{_IPV6_LITERAL})"
     r"(?::[0-9]{1,5})?(?:[/?#][\x21-\x5b\x5d-\x7e]*)?",
     re.IGNORECASE,
 )
@@ -36,10 +38,18 @@ _URL_RE = re.compile(
 _SPIFFE_RE = re.compile(r"spiffe://(?P<td>[a-z0-9._-]{1,255})(?:/[A-Za-z0-9._-]+)*")
 
 
+def _sequence(value: object, what: str) -> tuple[object, ...]:
+    # A bare string is iterable too: "localhost" would become the hosts
+    # "l", "o", "c", ... and put one-letter names inside the boundary.
+    if isinstance(value, str | bytes | bytearray) or not hasattr(value, "__iter__"):
+        raise CorrelationConfigError(f"{what} must be a tuple or list of strings, not one string")
+    return tuple(value)
+
+
 def _normalise_hosts(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     hosts = []
-    for pattern in value:
-        host = str(pattern).lower().removesuffix(".")
+    for pattern in _sequence(value, "boundary hosts"):
+        host = pattern.lower().removesuffix(".") if isinstance(pattern, str) else ""
         if _PATTERN_RE.fullmatch(host) is None:
             raise CorrelationConfigError(
                 "a boundary host pattern must be a hostname, an IP literal or '*.' "
@@ -51,8 +61,8 @@ def _normalise_hosts(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 def _normalise_domains(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     domains = []
-    for domain in value:
-        name = str(domain).lower()
+    for domain in _sequence(value, "boundary trust_domains"):
+        name = domain.lower() if isinstance(domain, str) else ""
         if _TRUST_DOMAIN_RE.fullmatch(name) is None:
             raise CorrelationConfigError(
                 "a boundary trust domain must be a SPIFFE trust domain name "
@@ -86,7 +96,9 @@ class PropagationBoundary:
         """
         if destination is None:
             return True
-        text = str(destination)
+        # A str subclass is read as the string it is (what an HTTP client
+        # sends to), never through an overridden __str__.
+        text = str.__str__(destination) if isinstance(destination, str) else str(destination)
         if text[:9].lower() == "spiffe://":
             spiffe = _SPIFFE_RE.fullmatch(text)
             return spiffe is not None and spiffe.group("td") in self.trust_domains

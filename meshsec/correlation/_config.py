@@ -23,7 +23,10 @@ def _header_name(value: str) -> str:
     return value
 
 
-def _header_names(value: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def _header_names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str | bytes | bytearray) or not hasattr(value, "__iter__"):
+        # One string is iterable: "X-Request-ID" would become "X", "-", "R", ...
+        raise CorrelationConfigError("id_aliases must be a tuple or list of header names")
     return tuple(_header_name(v) for v in value)
 
 

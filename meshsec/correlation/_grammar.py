@@ -59,6 +59,7 @@ _OWS = " \t"
 # Substrings that make a baggage key look like it carries a credential
 # ("apikey", "api_key", "authorization" are covered by "key" and "auth").
 # Over-matching ("author", "monkey") only withholds an entry, never leaks one.
+_NOT_ALNUM = re.compile(r"[\W_]+")
 _SECRET_WORDS = (
     "token",
     "secret",
@@ -88,7 +89,9 @@ def looks_secret(key: str) -> bool:
     if "%" in lowered:
         # Keys are tokens and may hold "%"; some parsers (OpenTelemetry
         # Python) percent-decode them, so "tok%65n" must count as "token".
-        lowered += " " + unquote(lowered, errors="replace")
+        lowered += " " + unquote(lowered, errors="replace").lower()
+    # Separators do not hide a word: "pass_word", "Sec.Ret", "pass-word".
+    lowered += " " + _NOT_ALNUM.sub("", lowered)
     return any(word in lowered for word in _SECRET_WORDS)
 
 
@@ -133,8 +136,8 @@ def parse_tracestate(value: str) -> str | None:
             return None
         keys.add(match.group(1))
         members.append(member)
-    if len(members) > TRACESTATE_MAX_MEMBERS:
-        return None
+        if len(members) > TRACESTATE_MAX_MEMBERS:
+            return None  # stop at once: no need to parse the other 2,000 members
     return ",".join(members)
 
 
@@ -164,7 +167,9 @@ def parse_baggage(value: str) -> tuple[dict[str, str], str | None, int, int]:
         if used > BAGGAGE_MAX_BYTES or len(entries) >= BAGGAGE_MAX_ENTRIES:
             dropped += 1
             continue
-        item = _parse_member(member)
+        # The per-entry cap (OpenTelemetry's too) applies on input as on output:
+        # an entry meshsec keeps must never be one OpenTelemetry rejects and logs.
+        item = _parse_member(member) if len(member) <= BAGGAGE_MAX_ENTRY_BYTES else None
         if item is None:
             dropped += 1
         elif looks_secret(item[0]):
@@ -195,7 +200,7 @@ def _parse_member(member: str) -> tuple[str, str, str] | None:
     # The validated raw form goes out again unless it holds "+", which some
     # parsers (OpenTelemetry Python among them) decode as a space.
     outgoing = raw_value if "+" not in raw_value else _encode_value(decoded)
-    if outgoing is None:
+    if outgoing is None or len(key) + 1 + len(outgoing) > BAGGAGE_MAX_ENTRY_BYTES:
         return None
     return key, decoded, f"{key}={outgoing}"
 

@@ -24,14 +24,29 @@ _ANSI_RE = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"
     r"|\x1b[@-Z\\-_]"
 )
-_NONE = "-"
+
+
+class _Absent(str):
+    """The "-" placeholder for a missing ID, told apart from a peer's own "-" ID."""
+
+    __slots__ = ()
+
+
+# "-" is a valid correlation ID too: a client sending "X-Correlation-ID: -"
+# must not make its requests' JSON lines read "no correlation" (null).
+_NONE = _Absent("-")
+
+
+# Whatever is left after removing whole sequences: ESC and the C1 controls,
+# whose 8-bit forms (CSI, OSC, DCS, ST ...) some terminals still obey.
+_STRAY_RE = re.compile(r"[\x1b\x80-\x9f]")
 
 
 def strip_ansi(text: str) -> str:
-    """``text`` without ANSI escape sequences, and without any stray ESC or CSI byte."""
-    if "\x1b" not in text and "\x9b" not in text:
+    """``text`` without ANSI escape sequences, and without any stray ESC or C1 control."""
+    if _STRAY_RE.search(text) is None:
         return text
-    return _ANSI_RE.sub("", text).replace("\x1b", "").replace("\x9b", "")
+    return _STRAY_RE.sub("", _ANSI_RE.sub("", text))
 
 
 def _fields() -> tuple[str, str, str]:
@@ -80,7 +95,7 @@ class JsonFormatter(logging.Formatter):
         fields = _fields()
         for index, name in enumerate(("correlation_id", "trace_id", "span_id")):
             value = getattr(record, name, fields[index])
-            data[name] = None if value == _NONE else strip_ansi(str(value))
+            data[name] = None if value is _NONE else strip_ansi(str(value))
         if record.exc_info:
             data["exception"] = strip_ansi(self.formatException(record.exc_info))
         if record.stack_info:

@@ -34,7 +34,7 @@ from meshsec.correlation._rejections import Rejection, count
 H = TypeVar("H", bound=MutableMapping[str, str])
 
 _OWS = " \t"
-_scope_tokens: contextvars.ContextVar[tuple[tuple[Any, object | None], ...]] = (
+_scope_tokens: contextvars.ContextVar[tuple[tuple[object, Any, object | None], ...]] = (
     contextvars.ContextVar("meshsec_correlation_scopes", default=())
 )
 _TRACE_PROPAGATOR = TraceContextTextMapPropagator()
@@ -206,9 +206,17 @@ def inject(
 
 
 def _remove(headers: MutableMapping[Any, Any], lowered: tuple[str, ...]) -> None:
-    stale = [k for k in headers if isinstance(k, str) and k.lower() in lowered]
+    # Names may be bytes (ASGI, forwarded raw headers), as extract() accepts:
+    # a stale b"baggage" left behind would cross the boundary unchecked.
+    stale = [k for k in headers if _lowered_name(k) in lowered]
     for key in stale:
         del headers[key]
+
+
+def _lowered_name(name: object) -> str | None:
+    if isinstance(name, bytes | bytearray):
+        return bytes(name).decode("latin-1").lower()
+    return name.lower() if isinstance(name, str) else None
 
 
 def to_otel_context(
@@ -275,7 +283,7 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
             otel_token = otel.attach(to_otel_context(ctx, base=otel.get_current()))
         # The tokens live in the execution context, not on this object, so one
         # scope object may be entered by many tasks or threads at once.
-        _scope_tokens.set((*_scope_tokens.get(), (token, otel_token)))
+        _scope_tokens.set((*_scope_tokens.get(), (self, token, otel_token)))
         return ctx
 
     def __exit__(
@@ -285,11 +293,21 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
         tb: TracebackType | None,
     ) -> None:
         stack = _scope_tokens.get()
-        token, otel_token = stack[-1]
+        if not stack or stack[-1][0] is not self:
+            # Entered in another execution context (a generator resumed by a
+            # thread pool that copies the context for every step, then closed
+            # elsewhere): what it bound lives there, and the scopes bound here
+            # belong to the caller, so there is nothing here to undo.
+            return
+        _, token, otel_token = stack[-1]
         _scope_tokens.set(stack[:-1])
         if otel_token is not None:
             otel.detach(otel_token)  # type: ignore[arg-type]
-        _current.reset(token)
+        try:
+            _current.reset(token)
+        except ValueError:  # token from another context: restore its value by hand
+            previous = token.old_value
+            _current.set(None if previous is contextvars.Token.MISSING else previous)
 
     async def __aenter__(self) -> CorrelationContext:
         return self.__enter__()

@@ -15,6 +15,7 @@ from typing import Any, Final
 from meshsec.fields._errors import UnsupportedValueError
 
 __all__ = [
+    "MAX_INT_BITS",
     "JsonValue",
     "canonical_context",
     "check_field",
@@ -26,6 +27,9 @@ __all__ = [
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
 _MAX_DEPTH: Final = 64
+# Python refuses to print ints of more than 4300 digits (CVE-2020-10735);
+# refuse them up front (14,000 bits is about 4,214 digits) with a typed error.
+MAX_INT_BITS: Final = 14_000
 _STR: Final = b"s"
 _JSON: Final = b"j"
 _CONTEXT_RULE: Final = "context must be a mapping of str names to str, int, bool or None"
@@ -69,6 +73,8 @@ def check_json(value: object, *, field: str, depth: int = 0) -> None:
         raise UnsupportedValueError(
             f"field {field!r} holds a non-finite float, which JSON cannot carry"
         )
+    if kind is int and value.bit_length() > MAX_INT_BITS:  # type: ignore[attr-defined]
+        raise UnsupportedValueError(f"field {field!r} holds an int too large to encode")
     if kind in (str, int, float, bool, type(None)):
         return
     if kind is list:
@@ -110,8 +116,8 @@ def canonical_context(context: Mapping[str, object]) -> bytes:
         if type(key) is not str:
             raise UnsupportedValueError(_CONTEXT_RULE)
         if kind is str:
-            text = _quote(value)
-        elif kind is int:
+            text = _quote(value if value.isascii() else _checked_text(value))
+        elif kind is int and value.bit_length() <= MAX_INT_BITS:
             text = int.__repr__(value)
         elif kind is bool:
             text = "true" if value else "false"
@@ -119,8 +125,20 @@ def canonical_context(context: Mapping[str, object]) -> bytes:
             text = "null"
         else:
             raise UnsupportedValueError(_CONTEXT_RULE)
-        parts.append(f"{_quote(key)}:{text}")
+        name = key if key.isascii() else _checked_text(key)
+        parts.append(f"{_quote(name)}:{text}")
     return ("{" + ",".join(parts) + "}").encode("ascii")
+
+
+def _checked_text(text: str) -> str:
+    # Called for non-ASCII text only. The ASCII escape of a lone surrogate
+    # pair equals that of the real character ("\\ud83d\\ude00"): refuse lone
+    # surrogates so that no two contexts share one canonical form.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsupportedValueError(_CONTEXT_RULE + " (no lone surrogates)") from None
+    return text
 
 
 def _utf8(text: str, field: str) -> bytes:

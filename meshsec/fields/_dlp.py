@@ -98,10 +98,14 @@ class DlpLogFilter(logging.Filter):
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001  # a broken format string must not break logging
-            message = str(record.msg)
-        cleaned = redact_text(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+            # logging's error report prints msg and args themselves: redact both.
+            record.msg = redact_text(str(record.msg))
+            if record.args:
+                record.args = redact(record.args)
+        else:
+            cleaned = redact_text(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -172,6 +176,7 @@ class _Walker:
         self.findings: list[Finding] = []
         self.rewrite = rewrite
         self.seen: set[int] = set()
+        self.keys: dict[str, tuple[list[FindingKind], str]] = {}  # keys repeat in lists of records
 
     def walk(self, obj: object, path: _Path, key: object, depth: int) -> Any:
         if isinstance(obj, Mapping | list | tuple | set | frozenset):
@@ -189,13 +194,40 @@ class _Walker:
             return obj
         return cleaned
 
+    def _mapping(self, obj: Mapping[Any, Any], path: _Path, depth: int) -> Any:
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            shown = self._key(key, path)
+            walked = self.walk(value, (path, shown), key, depth + 1)
+            if self.rewrite:
+                out[_unique(out, shown) if shown is not key else key] = walked
+        return out
+
+    def _key(self, key: object, path: _Path) -> object:
+        """Scan a mapping key (emails and tokens are used as keys too); a key with
+        findings is reported and replaced by its redacted text, also in paths."""
+        text = _as_text(key)
+        if text is None and key is not None and not isinstance(key, bool | float):
+            text = _key_text(key)  # a tuple key renders into the path: scan its text too
+        if text is None or len(text) < _SHORTEST:
+            return key
+        known = self.keys.get(text)
+        if known is None:
+            known = self.keys[text] = _scan_text(text)
+        kinds, cleaned = known
+        if not kinds:
+            return key
+        where = _render((path, cleaned))
+        self.findings.extend(Finding(where, kind) for kind in kinds)
+        return cleaned
+
     def _container(self, obj: Any, path: _Path, depth: int) -> Any:
         if id(obj) in self.seen or depth > _MAX_DEPTH:
             return None if self.rewrite else obj  # a cycle or absurd nesting
         self.seen.add(id(obj))
         try:
             if isinstance(obj, Mapping):
-                return {k: self.walk(v, (path, k), k, depth + 1) for k, v in obj.items()}
+                return self._mapping(obj, path, depth)
             items = [self.walk(v, (path, i), None, depth + 1) for i, v in enumerate(obj)]
             # Tuples stay tuples; sets (unordered, maybe unhashable once redacted) become lists.
             return tuple(items) if isinstance(obj, tuple) else items
@@ -203,11 +235,30 @@ class _Walker:
             self.seen.discard(id(obj))
 
 
+def _unique(out: dict[Any, Any], key: object) -> object:
+    # Two sensitive keys can redact to the same text; keep both entries.
+    found, n = key, 1
+    while found in out:
+        n += 1
+        found = f"{key}#{n}"
+    return found
+
+
+def _key_text(key: object) -> str | None:
+    try:
+        return str(key)
+    except Exception:  # noqa: BLE001  # a key whose __str__ fails is shown as its type
+        return None
+
+
 def _as_text(obj: object) -> str | None:
     if isinstance(obj, str):
         return obj
     if isinstance(obj, int) and not isinstance(obj, bool):
-        return str(obj)
+        try:
+            return str(obj)
+        except ValueError:
+            return None  # past Python's 4300-digit limit: one digit run, too long for any kind
     if isinstance(obj, bytes | bytearray):
         return bytes(obj).decode("utf-8", "replace")
     return None

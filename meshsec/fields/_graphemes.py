@@ -26,6 +26,10 @@ def _extends(ch: str) -> bool:
         or 0xE0020 <= cp <= 0xE007F  # emoji tag sequences (subdivision flags)
         or 0xE0100 <= cp <= 0xE01EF  # variation selectors supplement
         or ch == _ZWJ
+        # Conjoining Hangul vowel and final jamo belong to the syllable they
+        # follow (UAX #29 rules GB6-GB8), so "\u1100\u1161\u11a8" stays whole.
+        or 0x1160 <= cp <= 0x11FF
+        or 0xD7B0 <= cp <= 0xD7FB
     )
 
 

@@ -31,6 +31,9 @@ __all__ = ["DEFAULT_USAGE_LIMIT", "KeyInfo", "Keyring"]
 # Keyring object (and persisted by to_wrapped): with N processes sharing one
 # keyring, the true total is up to N times the bound.
 DEFAULT_USAGE_LIMIT: Final = 2**30
+# The issue's bound: rotation must be forced well before 2**32 messages.
+MAX_USAGE_LIMIT: Final = 2**32
+_MAX_VERSION: Final = 2**31
 FORMAT: Final = "meshsec.keyring/1"
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _KEY_BYTES: Final = 32
@@ -151,6 +154,8 @@ class Keyring:
 
     def retire(self, key_id: str) -> None:
         """Forget a non-primary key version; envelopes under it no longer decrypt."""
+        if not isinstance(key_id, str):
+            raise KeyringError("a key id is a string such as 'orders-v1'")
         with self._lock:
             key = self._keys.get(key_id)
             if key is None:
@@ -206,7 +211,8 @@ class Keyring:
         found = self._cache.get(slot)
         if found is not None:
             return found  # type: ignore[return-value]  # slot's purpose fixes the type
-        info = f"meshsec/fields/{purpose}/v1\x00{field}".encode()
+        # surrogatepass: a field path is any str; its bytes only need to be distinct.
+        info = f"meshsec/fields/{purpose}/v1\x00{field}".encode("utf-8", "surrogatepass")
         material = HKDF(algorithm=hashes.SHA256(), length=size, salt=None, info=info).derive(
             key.material.reveal()
         )
@@ -249,7 +255,12 @@ class Keyring:
         by_id = {k.key_id: k for k in keys}
         if len(by_id) != len(keys) or doc["primary"] not in by_id:
             raise KeyringError("wrapped keyring lists duplicate keys or no primary key")
-        expected = _doc_mac(by_id[doc["primary"]], {k: v for k, v in doc.items() if k != "mac"})
+        try:
+            body = {k: v for k, v in doc.items() if k != "mac"}
+            expected = _doc_mac(by_id[doc["primary"]], body)
+        except (TypeError, ValueError, RecursionError):
+            # Members json cannot encode (sets, huge ints, odd mappings): not our document.
+            raise KeyringError("wrapped keyring holds values that are not JSON") from None
         if not hmac.compare_digest(expected, _b64_field(doc, "mac")):
             raise KeyringError("wrapped keyring was altered (its MAC does not verify)")
         return cls(
@@ -283,8 +294,8 @@ def _check_name(name: object) -> None:
 
 
 def _check_limit(limit: object) -> None:
-    if type(limit) is not int or limit < 1:
-        raise KeyringError("usage_limit must be a positive int")
+    if type(limit) is not int or not 1 <= limit <= MAX_USAGE_LIMIT:
+        raise KeyringError("usage_limit must be a positive int no larger than 2**32")
 
 
 def _wrap_context(name: str, key_id: str) -> dict[str, str]:
@@ -308,15 +319,16 @@ def _unwrap_entry(name: str, entry: Any, provider: KeyProvider) -> _DataKey:
         raise KeyringError("wrapped keyring key entries must be objects")
     version = entry.get("version")
     uses = entry.get("uses")
-    created = entry.get("created_at")
+    created: Any = entry.get("created_at")
     kek_id = entry.get("kek_id")
     if (
         type(version) is not int
-        or version < 1
+        or not 1 <= version <= _MAX_VERSION
         or entry.get("id") != f"{name}-v{version}"
         or type(uses) is not int
         or uses < 0
         or type(created) not in (int, float)
+        or not abs(created) < 1e15  # also refuses NaN, inf and ints float() cannot hold
         or not isinstance(kek_id, str)
     ):
         raise KeyringError("wrapped keyring holds a malformed key entry")
@@ -328,7 +340,7 @@ def _unwrap_entry(name: str, entry: Any, provider: KeyProvider) -> _DataKey:
     return _DataKey(
         key_id=key_id,
         version=version,
-        created_at=float(created),  # type: ignore[arg-type]  # checked int | float above
+        created_at=float(created),
         material=material,
         uses=uses,
     )
@@ -338,7 +350,7 @@ def _load_doc(data: Mapping[str, Any] | str) -> Mapping[str, Any]:
     if isinstance(data, str):
         try:
             data = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested arrays
             raise KeyringError("wrapped keyring is not valid JSON") from None
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         raise KeyringError(f"wrapped keyring must be an object with format {FORMAT!r}")

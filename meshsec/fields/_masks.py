@@ -17,6 +17,7 @@ from typing import Final
 
 from meshsec.errors import ConfigError
 from meshsec.fields._b64 import b64e
+from meshsec.fields._errors import UnsupportedValueError
 from meshsec.fields._graphemes import graphemes
 from meshsec.secret import REDACTED, Secret
 
@@ -36,6 +37,11 @@ __all__ = [
 Masker = Callable[[object], object]
 MASK_CHAR: Final = "*"
 _KEEP: Final = re.compile(r"(first|last)(?::|)(\d{1,3})")
+# What mask_email shows of a domain: dot-separated labels of letters, digits
+# and '-' (IDN letters too). Anything else ("b.com and card 4111 ...") is not
+# a domain, and showing it would leak the rest of the value.
+_DOMAIN: Final = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)*[^\W_](?:[\w-]*[^\W_])?")
+_LOCAL: Final = re.compile(r"\S+")
 
 
 def mask_redact(value: object) -> str:
@@ -104,7 +110,7 @@ def mask_email(value: object) -> str | None:
         return REDACTED
     text = value
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain:
+    if not at or _LOCAL.fullmatch(local) is None or _DOMAIN.fullmatch(domain) is None:
         return REDACTED
     head = graphemes(local)
     shown = head[0] if len(head) > 1 and head[0] != MASK_CHAR else ""  # idempotent
@@ -164,11 +170,16 @@ def _lazy_hash(hash_key: Callable[[], bytes]) -> Masker:
 
 
 def _text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None or isinstance(value, bool | int | float):
-        return json.dumps(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    try:
+        if isinstance(value, str):
+            return value
+        if value is None or isinstance(value, bool | int | float):
+            return json.dumps(value)
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError):
+        # Ints past Python's 4300-digit limit, cycles, absurd nesting: nothing
+        # safe to show, and the message must not quote the value.
+        raise UnsupportedValueError("this value cannot be masked: it has no JSON text") from None
 
 
 def _canonical(value: object) -> bytes:

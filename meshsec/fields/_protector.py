@@ -13,8 +13,8 @@ from meshsec.errors import ConfigError, FieldError, MeshsecError
 from meshsec.fields import _audit
 from meshsec.fields._cipher import FieldCipher
 from meshsec.fields._classification import Classification
-from meshsec.fields._codec import canonical_context
-from meshsec.fields._errors import DecryptionError
+from meshsec.fields._codec import canonical_context, check_json
+from meshsec.fields._errors import DecryptionError, UnsupportedValueError
 from meshsec.fields._keyring import Keyring
 from meshsec.fields._masks import Masker, parse_mask
 from meshsec.fields._schema import ANY_KEY, EACH, KEY, Action, FieldRule, FieldSchema, Step
@@ -22,6 +22,10 @@ from meshsec.fields._tokenizer import Tokenizer
 
 __all__ = ["FieldProtector"]
 
+_MAX_DEPTH: Final = 200
+# Shapes of stored irreversible values: an HMAC-SHA256 token and a keyed-hash mask.
+_HMAC_TOKEN: Final = re.compile(r"mh1\.[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{43}")
+_KEYED_HASH: Final = re.compile(r"hmac:[A-Za-z0-9_-]{11,43}")
 _IDEMPOTENT: Final = re.compile(r"(?:first|last):?\d{1,3}|fixed:.*", re.DOTALL)
 
 Slot = tuple[Any, Any]  # (container, key or index) holding one matched value
@@ -56,6 +60,11 @@ class FieldProtector:
         self._siv = Tokenizer(keyring, reversible=True)
         self._hmac = Tokenizer(keyring, reversible=False)
         self._maskers = {rule.path: self._compile(rule, custom) for rule in schema.rules}
+        self._hashed = frozenset(
+            rule.path
+            for rule in schema.rules
+            if rule.action == Action.MASK and rule.mask == "hash" and "hash" not in custom
+        )
         self._remask = frozenset(
             rule.path
             for rule in schema.rules
@@ -94,10 +103,11 @@ class FieldProtector:
         classifications (never values). Raises DecryptionError if any
         envelope or token fails.
         """
-        level = Classification.parse(clearance)
         shown: list[FieldRule] = []
         hidden: list[FieldRule] = []
+        level: Classification | None = None
         try:
+            level = Classification.parse(clearance)
             context_bytes = canonical_context(context)
             out = _copy(record)
             for rule in self._schema.rules:
@@ -145,6 +155,9 @@ class FieldProtector:
             return self._siv.tokenize(value, field=rule.path)
         if rule.action == Action.TOKENIZE_IRREVERSIBLE:
             return self._hmac.tokenize(value, field=rule.path)
+        # Masks see JSON values only: the text of bytes, a set or NaN is
+        # not a value the record can hold, and part of it would be shown.
+        check_json(value, field=rule.path)
         return self._maskers[rule.path](value)
 
     def _open(self, rule: FieldRule, value: Any, context: bytes) -> Any:
@@ -162,18 +175,32 @@ class FieldProtector:
             # Masks are idempotent, so masking again costs nothing for a
             # protected record and stops clear text planted in storage.
             for container, key in slots:
+                check_json(container[key], field=rule.path)
                 container[key] = self._maskers[rule.path](container[key])
             return
         if rule.action not in (Action.ENCRYPT, Action.TOKENIZE):
-            return  # HMAC tokens, keyed hashes and custom masks are shown as stored
+            self._reveal_stored(rule, slots)
+            return
         if rule.action == Action.TOKENIZE and not cleared and rule.reveal_mask is None:
             for container, key in slots:
-                if not self._siv.is_token(container[key]):
-                    raise DecryptionError(rule.path)
+                # Opened only to prove it is a token of this field: text planted
+                # in a token's shape ("mt1.x.<card number>") must not be shown.
+                self._siv.detokenize(container[key], field=rule.path)
             return  # the token itself is the masked view
         for container, key in slots:
             clear = self._open(rule, container[key], context)
             container[key] = clear if cleared else self._maskers[rule.path](clear)
+
+    def _reveal_stored(self, rule: FieldRule, slots: list[Slot]) -> None:
+        """HMAC tokens and keyed hashes are shown as stored, but only when they
+        have that shape: clear text planted in such a column never leaves.
+        Custom masks are shown as stored."""
+        for container, key in slots:
+            text = container[key] if isinstance(container[key], str) else ""
+            if rule.action == Action.TOKENIZE_IRREVERSIBLE and not _HMAC_TOKEN.fullmatch(text):
+                raise DecryptionError(rule.path)
+            if rule.path in self._hashed and not _KEYED_HASH.fullmatch(text):
+                container[key] = self._maskers[rule.path](container[key])
 
     def _compile(self, rule: FieldRule, custom: Mapping[str, Masker]) -> Masker:
         spec = rule.mask if rule.action == Action.MASK else rule.reveal_mask
@@ -214,17 +241,23 @@ def _identity(value: object) -> object:
     return value
 
 
-def _copy(value: Any) -> Any:
-    """A deep copy of the JSON containers; leaves are shared (they are immutable)."""
+def _copy(value: Any, depth: int = 0) -> Any:
+    """A deep copy of the JSON containers; leaves are shared (they are immutable).
+
+    A record that refers to itself would recurse forever: the depth bound
+    turns it (and absurd nesting) into a typed error, not a RecursionError.
+    """
     kind = type(value)
-    if kind is dict:
-        return {k: _copy(v) for k, v in value.items()}
-    if kind is str or kind is int or kind is list:
-        return [_copy(v) for v in value] if kind is list else value
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
+    if kind is str or kind is int:
+        return value
+    if depth > _MAX_DEPTH:
+        raise UnsupportedValueError(
+            f"record nests deeper than {_MAX_DEPTH} levels or contains itself (a cycle)"
+        )
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
+        return {k: _copy(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [_copy(v, depth + 1) for v in value]
     return value
 
 
@@ -280,7 +313,7 @@ def _key_id(value: object) -> str | None:
 
 def _reveal_event(
     outcome: Outcome,
-    level: Classification,
+    level: Classification | None,
     shown: list[FieldRule],
     hidden: list[FieldRule],
     *,
@@ -298,7 +331,7 @@ def _reveal_event(
         outcome,
         reason=reason,
         attributes={
-            "clearance": level.name.lower(),
+            "clearance": "invalid" if level is None else level.name.lower(),
             "revealed_fields": listing(shown),
             "masked_fields": listing(hidden),
             "revealed_count": len(shown),

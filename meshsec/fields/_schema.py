@@ -16,6 +16,7 @@ element of that list, and a ``*`` segment means every key of that mapping.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -83,9 +84,11 @@ class FieldSchema:
     @classmethod
     def from_json(cls, text: str, *, masks: Mapping[str, Any] | None = None) -> FieldSchema:
         try:
-            document = json.loads(text)
-        except ValueError as exc:
+            document = json.loads(text, object_pairs_hook=_unique_pairs)
+        except ValueError as exc:  # also the ConfigError of a duplicate key
             raise ConfigError(f"field schema is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ConfigError("field schema is not valid JSON: nested too deeply") from None
         return cls.parse(document, masks=masks)
 
     @classmethod
@@ -95,9 +98,13 @@ class FieldSchema:
         except ImportError:
             raise ConfigError("YAML schemas need PyYAML: pip install 'meshsec[yaml]'") from None
         try:
-            document = yaml.safe_load(text)
+            document = yaml.load(text, Loader=_yaml_loader())  # noqa: S506  # a SafeLoader subclass
+        except ConfigError as exc:
+            raise ConfigError(f"field schema is not valid YAML: {exc.message}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"field schema is not valid YAML: {exc}") from None
+        except RecursionError:
+            raise ConfigError("field schema is not valid YAML: nested too deeply") from None
         return cls.parse(document, masks=masks)
 
     @classmethod
@@ -111,6 +118,41 @@ class FieldSchema:
         if file.suffix.lower() in (".yaml", ".yml"):
             return cls.from_yaml(text, masks=masks)
         return cls.from_json(text, masks=masks)
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A path written twice would let the later rule silently replace the
+    # earlier one (an "encrypt" quietly becoming a "mask"): refuse it.
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise ConfigError(f"duplicate key {key!r}")
+        document[key] = value
+    return document
+
+
+_MERGE: Final = "tag:yaml.org,2002:merge"
+
+
+@functools.cache
+def _yaml_loader() -> type[Any]:
+    """A SafeLoader that refuses duplicate mapping keys, built on first use."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        # Keys written in this mapping must be unique; keys pulled in by a
+        # '<<' merge may be overridden, as YAML intends.
+        keys = [loader.construct_object(k, deep=True) for k, _ in node.value if k.tag != _MERGE]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ConfigError(f"duplicate key {key!r}")
+        return loader.construct_mapping(node, deep=True)
+
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return UniqueKeyLoader
 
 
 def parse_path(path: object) -> tuple[Step, ...]:
@@ -135,7 +177,8 @@ def _unwrap(document: Mapping[str, Any]) -> Mapping[str, Any]:
         extra = set(document) - {"fields", "version"}
         if extra:
             raise ConfigError(f"field schema has unknown top-level keys {sorted(extra)}")
-        if document.get("version", 1) != 1:
+        version = document.get("version", 1)
+        if type(version) is not int or version != 1:  # not True, not 1.0
             raise ConfigError("field schema version must be 1")
         fields: Mapping[str, Any] = document["fields"]
         return fields

@@ -23,7 +23,7 @@ from typing import Final, NoReturn
 
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from meshsec.errors import FieldError
+from meshsec.errors import ConfigError, FieldError
 from meshsec.fields._b64 import b64d, b64e
 from meshsec.fields._codec import JsonValue, check_field, decode_value, encode_value
 from meshsec.fields._errors import DecryptionError
@@ -49,7 +49,10 @@ class Tokenizer:
     def __init__(self, keyring: Keyring, *, reversible: bool = True) -> None:
         if not isinstance(keyring, Keyring):
             raise TypeError("Tokenizer needs a meshsec.fields.Keyring")
-        self._keyring, self._reversible = keyring, bool(reversible)
+        if type(reversible) is not bool:
+            # bool("false") is True: a string from configuration must not pick the mode.
+            raise ConfigError("reversible must be True or False")
+        self._keyring, self._reversible = keyring, reversible
 
     @property
     def reversible(self) -> bool:

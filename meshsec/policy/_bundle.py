@@ -42,6 +42,11 @@ def sign_bundle(policy: PolicySet, key: SigningKey) -> bytes:
 
 def bundle_from_bytes(data: bytes, keys: KeySet) -> PolicySet:
     """Verify a bundle against ``keys``; raise PolicyBundleError unless signed and valid."""
+    from meshsec.tokens import KeySet
+
+    if not isinstance(keys, KeySet):
+        # A lone public key (or None) here would otherwise be an AttributeError.
+        raise PolicyConfigError("policy bundle keys must be a meshsec.tokens.KeySet")
     if len(data) > 2 * MAX_DOCUMENT_BYTES:
         raise PolicyBundleError("policy bundle is too large")
     try:

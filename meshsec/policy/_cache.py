@@ -16,6 +16,8 @@ from typing import Any
 
 from meshsec.policy._decision import Decision
 
+MAX_ITEMS = 1024
+
 
 class Uncacheable(Exception):  # noqa: N818  internal control flow, never escapes
     pass
@@ -29,8 +31,16 @@ def freeze(value: Any, depth: int = 0) -> Hashable:
         raise Uncacheable
     if isinstance(value, bool | int | float) or value is None:
         return (type(value).__name__, value)
+    if isinstance(value, Mapping | list | tuple | set | frozenset) and len(value) > MAX_ITEMS:
+        # The engine refuses such requests anyway; do not sort a million keys first.
+        raise Uncacheable
     if isinstance(value, Mapping):
-        return ("map", tuple(sorted((str(k), freeze(v, depth + 1)) for k, v in value.items())))
+        # Only str keys: attribute lookups use str names, so ``{1: x}`` and
+        # ``{"1": x}`` decide differently and must never share a key (and
+        # mixed key types would not even sort).
+        if not all(type(k) is str for k in value):
+            raise Uncacheable
+        return ("map", tuple(sorted((k, freeze(v, depth + 1)) for k, v in value.items())))
     if isinstance(value, list | tuple):
         return ("list", tuple(freeze(v, depth + 1) for v in value))
     if isinstance(value, set | frozenset):

@@ -21,17 +21,21 @@ class CompiledRule:
         "match_principal",
         "match_resource",
         "obligations",
+        "resource_patterns",
         "rule",
     )
 
-    def __init__(self, rule: Rule, *, set_dry_run: bool) -> None:
+    def __init__(self, rule: Rule, *, set_dry_run: bool, case_sensitive_paths: bool = True) -> None:
         self.rule = rule
         self.id = rule.id
         self.effect = rule.effect
         self.dry = set_dry_run or rule.mode == "dry_run"
         self.obligations: Mapping[str, Any] = rule.obligations
         self.checks: tuple[tuple[Condition, Check], ...] = tuple((c, c.check) for c in rule.when)
-        self.match_resource = pattern_matcher(resource_patterns(rule.resources))
+        self.resource_patterns = resource_patterns(
+            rule.resources, case_sensitive_paths=case_sensitive_paths
+        )
+        self.match_resource = pattern_matcher(self.resource_patterns)
         self.match_action = pattern_matcher(rule.actions)
         self.match_principal = pattern_matcher(rule.principals)
 
@@ -45,12 +49,18 @@ class CompiledRule:
         return True
 
 
-def resource_patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+def resource_patterns(
+    patterns: tuple[str, ...], *, case_sensitive_paths: bool = True
+) -> tuple[str, ...]:
     """An HTTP subtree pattern ``http:/admin/*`` also covers ``http:/admin`` itself.
 
     Otherwise ``/admin/../admin`` (normalized to ``/admin``) would slip past
-    a deny written for ``/admin/*``.
+    a deny written for ``/admin/*``. With case-insensitive paths the request
+    path is lower-cased, so ``http:`` patterns are too: a deny written for
+    ``http:/Admin/*`` must still catch ``/ADMIN/x``.
     """
+    if not case_sensitive_paths:
+        patterns = tuple(dict.fromkeys(p.lower() if p.startswith("http:") else p for p in patterns))
     extra = tuple(p[:-2] for p in patterns if p.startswith("http:/") and p.endswith("/*"))
     return patterns + tuple(p for p in extra if p not in patterns and p != "http:")
 
@@ -80,7 +90,12 @@ class CompiledPolicy:
         self.version = policy.version_id
         self.set_dry_run = policy.mode == "dry_run"
         self.case_sensitive_paths = policy.case_sensitive_paths
-        self.rules = tuple(CompiledRule(r, set_dry_run=self.set_dry_run) for r in policy.rules)
+        self.rules = tuple(
+            CompiledRule(
+                r, set_dry_run=self.set_dry_run, case_sensitive_paths=self.case_sensitive_paths
+            )
+            for r in policy.rules
+        )
         self.has_dry_rules = any(r.dry for r in self.rules)
         self.actions = PatternIndex((i, r.actions) for i, r in enumerate(policy.rules))
         self.principals = PatternIndex((i, r.principals) for i, r in enumerate(policy.rules))

@@ -293,7 +293,7 @@ def _validated_operand(op: str, value: Any, where: str) -> Any:
         raise PolicyConfigError(f"{where}.value: 'prefix' needs a string")
     if op in ("eq", "ne", "contains") and k not in _SCALARS:
         raise PolicyConfigError(f"{where}.value: {op!r} needs a scalar value")
-    if k == "number" and not math.isfinite(value):
+    if k == "number" and isinstance(value, float) and not math.isfinite(value):
         raise PolicyConfigError(f"{where}.value: numbers must be finite")
     return value
 
@@ -372,7 +372,7 @@ def _in_cidr(getter: Getter, value: Any, where: str) -> Check:
     if kind(items) != "list" or not items or not all(isinstance(v, str) for v in items):
         raise PolicyConfigError(f"{where}.value: 'in_cidr' needs a list of CIDR strings")
     try:
-        networks = tuple(ipaddress.ip_network(v, strict=True) for v in items)
+        networks = tuple(_unmapped(ipaddress.ip_network(v, strict=True)) for v in items)
     except ValueError as exc:
         raise PolicyConfigError(f"{where}.value: bad CIDR ({exc})") from None
 
@@ -386,6 +386,22 @@ def _in_cidr(getter: Getter, value: Any, where: str) -> Check:
         return TRUE if any(address in net for net in networks) else FALSE
 
     return check
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _unmapped(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Any:
+    """``::ffff:10.0.0.0/104`` is ``10.0.0.0/8``: addresses are compared unmapped (below).
+
+    Left as IPv6 it could never contain anything, and a deny written that
+    way would silently never apply.
+    """
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        mapped = network.network_address.ipv4_mapped
+        assert mapped is not None  # inside ::ffff:0:0/96
+        return ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+    return network
 
 
 def parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

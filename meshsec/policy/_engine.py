@@ -13,7 +13,7 @@ from typing import Any
 from meshsec.clock import Clock, system_clock
 from meshsec.policy import _audit
 from meshsec.policy._cache import DecisionCache, Uncacheable, freeze
-from meshsec.policy._compiled import CompiledPolicy, CompiledRule, resource_patterns
+from meshsec.policy._compiled import CompiledPolicy, CompiledRule
 from meshsec.policy._conditions import OUTCOME_TEXT, TRUE, EvalRequest
 from meshsec.policy._decision import _EMPTY, Decision, Explanation, RuleTrace
 from meshsec.policy._errors import PathNormalizationError, PolicyConfigError
@@ -314,7 +314,7 @@ def _trace(rule: CompiledRule, req: EvalRequest, rkey: str) -> RuleTrace:
     spec = rule.rule
     ok = _any_glob(spec.principals, req.principal or "", "principal", detail)
     ok = _any_glob(spec.actions, req.action, "action", detail) and ok
-    ok = _any_glob(resource_patterns(spec.resources), rkey, "resource", detail) and ok
+    ok = _any_glob(rule.resource_patterns, rkey, "resource", detail) and ok
     for condition, check in rule.checks:
         outcome = check(req)
         detail.append(f"when {condition.describe()}: {OUTCOME_TEXT[outcome]}")

@@ -184,6 +184,8 @@ def parse_yaml(text: str | bytes) -> Any:
         return yaml.load(text, Loader=loader)  # noqa: S506  loader is a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise PolicyConfigError(f"policy document is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise PolicyConfigError("policy document nests too deeply") from None
 
 
 def _strict_loader(yaml: Any) -> Any:
@@ -204,6 +206,9 @@ def _strict_loader(yaml: Any) -> Any:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                # YAML allows "? [a, b]" keys; Python cannot hash a list.
+                raise PolicyConfigError("policy document uses a non-scalar mapping key")
             if key in result:
                 raise PolicyConfigError(f"policy document repeats the key {key!r}")
             result[key] = loader.construct_object(value_node, deep=deep)
@@ -249,7 +254,14 @@ def _build(document: Any) -> PolicySet:
     }
     if name is not None:
         canonical_doc["name"] = name
-    canonical = canonical_bytes(canonical_doc)
+    try:
+        canonical = canonical_bytes(canonical_doc)
+    except ValueError:
+        # A lone surrogate cannot be UTF-8; int -> str refuses more than 4,300
+        # digits (CVE-2020-10735). Either way there are no canonical bytes.
+        raise PolicyConfigError(
+            "policy document holds a lone surrogate or a number too large to write out"
+        ) from None
     return PolicySet(
         rules=rules,
         mode=mode,

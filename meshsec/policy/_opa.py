@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,13 +138,13 @@ class OpaAuthorizer:
             ) as response:
                 if response.status_code != 200:
                     return False, f"opa answered HTTP {response.status_code}: fail closed"
-                raw = response.raw.read(_MAX_RESPONSE + 1, decode_content=True)
+                raw = _read_bounded(response.raw, time.monotonic() + sum(self._timeout))
         except requests.RequestException as exc:
             return False, f"opa unreachable ({type(exc).__name__}): fail closed"
-        if len(raw) > _MAX_RESPONSE:
-            return False, "opa answer too large: fail closed"
+        if raw is None:
+            return False, "opa answer too large or too slow: fail closed"
         try:
-            answer = json.loads(raw)
+            answer = json.loads(raw, object_pairs_hook=_unique_keys)
         except ValueError:
             return False, "opa answer is not JSON: fail closed"
         result = answer.get("result") if isinstance(answer, dict) else None
@@ -152,6 +153,32 @@ class OpaAuthorizer:
         if result is False:
             return False, "opa result false"
         return False, "opa result undefined or not a boolean: fail closed"
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"result": false, "result": true} means whatever the last parser says;
+    # an ambiguous answer is no answer.
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def _read_bounded(raw: Any, deadline: float) -> bytes | None:
+    """The decoded body, or None past 1 MiB or past the deadline.
+
+    The read timeout bounds each wait for the socket, not the whole answer:
+    a server sending one byte a second would otherwise hold the caller
+    (and the request it guards) for as long as it likes.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := raw.read1(65536, decode_content=True):
+        total += len(chunk)
+        if total > _MAX_RESPONSE or time.monotonic() > deadline:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def opa_input(

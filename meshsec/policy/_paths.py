@@ -20,6 +20,9 @@ from meshsec.policy._errors import PathNormalizationError
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _BAD_ESCAPES = ("%2f", "%5c", "%00")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TRAILING_SPACE = re.compile(r"\s(?:/|$)")
+# "admin." or "...": a segment ending in dots that is not "." or "..".
+_TRAILING_DOT = re.compile(r"(?:[^/.]\.+|(?:^|/)\.{3,})(?:/|$)")
 MAX_PATH_LENGTH = 8192
 
 
@@ -28,11 +31,12 @@ def normalize_path(path: str, *, case_sensitive: bool = True) -> str:
 
     Steps: drop the query and fragment; refuse encoded ``/``, ``\\`` and NUL;
     percent-decode exactly once (RFC 3986 section 2.1) as UTF-8; refuse
-    control characters, backslashes, ``;`` path parameters, escapes that
-    survive the decode and text that Unicode NFKC would change; collapse
-    ``//``; resolve ``.`` and ``..`` (RFC 3986 section 5.2.4) and refuse to
-    climb above the root. A trailing slash is kept. With
-    ``case_sensitive=False`` the result is lower-cased.
+    control characters, a segment ending in white space or dots,
+    backslashes, ``;`` path parameters, escapes that survive the decode and
+    text that Unicode NFKC would change; collapse ``//``; resolve ``.`` and
+    ``..`` (RFC 3986 section 5.2.4) and refuse to climb above the root. A
+    trailing slash is kept. With ``case_sensitive=False`` the result is
+    lower-cased.
     """
     if not isinstance(path, str):
         raise PathNormalizationError("an HTTP path must be a string")
@@ -60,6 +64,13 @@ def _refuse_ambiguous(decoded: str) -> None:
     if ";" in decoded:
         # Servlet containers strip ";param" from segments; the policy would not.
         raise PathNormalizationError("HTTP path contains ';' path parameters")
+    if _TRAILING_SPACE.search(decoded):
+        # Windows and several servers trim a segment's trailing spaces, so
+        # "/admin%20" would reach the handler for "/admin".
+        raise PathNormalizationError("HTTP path has a segment ending in white space")
+    if _TRAILING_DOT.search(decoded):
+        # Windows (and IIS) drop trailing dots too: "/admin." opens "/admin".
+        raise PathNormalizationError("HTTP path has a segment ending in '.'")
     if _ESCAPE.search(decoded):
         raise PathNormalizationError("HTTP path is percent-encoded twice")
     if unicodedata.normalize("NFKC", decoded) != decoded:

@@ -59,12 +59,24 @@ def _redacted(value: Mapping[str, Any]) -> str:
     return "{" + ", ".join(f"{k!r}: ..." for k in sorted(value)) + "}"
 
 
+def _text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # A non-string here would otherwise surface as a TypeError deep inside
+    # matching; the engine turns this typed error into a denial instead.
+    if not isinstance(value, str):
+        raise PolicyConfigError(f"{attribute.name} must be a string")
+
+
+def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _text(instance, attribute, value)
+
+
 @attrs.frozen(kw_only=True)
 class Subject:
     """Who asks: the principal, the mTLS peer ID, verified claims and scopes."""
 
-    principal: str | None = None
-    peer_id: str | None = None
+    principal: str | None = attrs.field(default=None, validator=_optional_text)
+    peer_id: str | None = attrs.field(default=None, validator=_optional_text)
     claims: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted)
     scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_scopes)
     # Computed once on first use by the engine (cache key, size check).
@@ -89,8 +101,8 @@ class Resource:
     normalizes it (:func:`normalize_path`) before matching.
     """
 
-    type: str
-    id: str
+    type: str = attrs.field(validator=_text)
+    id: str = attrs.field(validator=_text)
     attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted)
     _facts: Any = attrs.field(init=False, default=None, eq=False, repr=False)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from meshsec.errors import MeshsecError
 from meshsec.policy import _audit
@@ -45,6 +45,7 @@ class PolicyStore:
         unsafe_allow_http: bool = False,
     ) -> None:
         self._source = str(source)
+        self._display = _without_query(self._source)
         if isinstance(source, str) and "://" in source and urlsplit(source).username is not None:
             # Credentials in a URL end up in reprs, logs and audit targets.
             raise PolicyConfigError("policy URL must not carry credentials")
@@ -67,7 +68,7 @@ class PolicyStore:
             _audit.configuration(
                 ok=True,
                 action="policy.unsafe_allow_http",
-                target=self._source,
+                target=self._display,
                 reason=None,
                 attributes={"unsafe_allow_http": True},
             )
@@ -77,7 +78,7 @@ class PolicyStore:
 
     def __repr__(self) -> str:
         version = self._current.version_id[:12] if self._current else None
-        return f"PolicyStore(source={self._source!r}, version={version!r})"
+        return f"PolicyStore(source={self._display!r}, version={version!r})"
 
     @property
     def current(self) -> PolicySet:
@@ -140,7 +141,7 @@ class PolicyStore:
             _audit.configuration(
                 ok=False,
                 action="policy.reload" if not initial else "policy.load",
-                target=self._source,
+                target=self._display,
                 reason=exc.code,
                 attributes={"kept_version": self._current.version_id if self._current else None},
             )
@@ -152,7 +153,7 @@ class PolicyStore:
         _audit.configuration(
             ok=True,
             action="policy.load" if initial else "policy.reload",
-            target=self._source,
+            target=self._display,
             reason=None,
             attributes={
                 "version": policy.version_id,
@@ -168,7 +169,7 @@ class PolicyStore:
             from meshsec.policy._bundle import bundle_from_bytes
 
             return bundle_from_bytes(data, self._keys)
-        if self._source.lower().endswith((".yaml", ".yml")):
+        if self._display.lower().endswith((".yaml", ".yml")):
             return PolicySet.from_dict(parse_yaml(data))
         return PolicySet.from_dict(parse_json(data))
 
@@ -212,7 +213,7 @@ class PolicyStore:
                     return None
                 if response.status_code != 200:
                     raise PolicyConfigError(f"policy URL answered HTTP {response.status_code}")
-                data = _read_limited(response)
+                data = _read_limited(response, time.monotonic() + 2 * self._timeout)
                 etag = response.headers.get("ETag")
         except requests.RequestException as exc:
             raise PolicyConfigError(f"cannot fetch policy URL: {type(exc).__name__}") from None
@@ -220,11 +221,27 @@ class PolicyStore:
         return data
 
 
-def _read_limited(response: Any) -> bytes:
+def _without_query(source: str) -> str:
+    """The source as shown in reprs and audit targets.
+
+    A pre-signed URL carries its credential in the query string
+    (``?X-Amz-Signature=...``); it must not reach the audit trail.
+    """
+    if "://" not in source:
+        return source
+    parts = urlsplit(source)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _read_limited(response: Any, deadline: float) -> bytes:
+    # The read timeout bounds each socket wait only; the deadline bounds the
+    # whole body, so a server dribbling bytes cannot hold the poller forever.
     chunks, total = [], 0
-    for chunk in response.iter_content(65536):
+    while chunk := response.raw.read1(65536, decode_content=True):
         total += len(chunk)
         if total > MAX_DOCUMENT_BYTES:
             raise PolicyConfigError("policy document is larger than 16 MiB")
+        if time.monotonic() > deadline:
+            raise PolicyConfigError("policy URL answered too slowly")
         chunks.append(chunk)
     return b"".join(chunks)

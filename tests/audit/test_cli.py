@@ -97,3 +97,20 @@ def test_key_options_are_exclusive(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["audit", "verify", "x", "--key", "a", "--key-env", "B"])
     assert info.value.code == 2
+
+
+def test_verify_accepts_a_key_that_is_not_utf8(tmp_path, monkeypatch, capsys):
+    """A key from the environment is taken as the OS's bytes, never a traceback."""
+    import os
+
+    from meshsec import audit as audit_module
+    from meshsec.cli import main as cli_main
+    from meshsec.secret import Secret
+
+    raw = b"\xff\xfe-not-utf8-audit-key-0123456789"
+    path = tmp_path / "a.jsonl"
+    with audit_module.JsonlFileSink(path, key=Secret(raw)) as sink:
+        sink.emit(audit_module.SecurityEvent(category="key", action="rotate", outcome="success"))
+    monkeypatch.setenv("MESHSEC_TEST_AUDIT_KEY", os.fsdecode(raw))
+    assert cli_main(["audit", "verify", str(path), "--key-env", "MESHSEC_TEST_AUDIT_KEY"]) == 0
+    assert "OK: 1 lines" in capsys.readouterr().out

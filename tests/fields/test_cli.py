@@ -48,3 +48,12 @@ def test_keyring_without_master_key_fails_typed(capsys, monkeypatch) -> None:  #
     monkeypatch.delenv("MESHSEC_TEST_NOPE", raising=False)
     assert main(["fields", "keyring", "--master-key-env", "MESHSEC_TEST_NOPE"]) == 2
     assert "MESHSEC_TEST_NOPE" in capsys.readouterr().err
+
+
+def test_scan_of_json_nested_beyond_the_parser_scans_it_as_text(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + '"card 4111 1111 1111 1111"' + "]" * 100_000)
+    assert main(["fields", "scan", str(deep)]) == 1
+    out = capsys.readouterr().out
+    assert "card" in out
+    assert "4111" not in out

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from meshsec import audit
 from meshsec.identity import CertificateAuthority, StaticIdentitySource
 from meshsec.integrations.requests import mtls_session
 from meshsec.mtls import allow_id, allow_path_prefix, client_context, server_context
@@ -51,7 +52,10 @@ def test_rotation_under_load_with_a_new_root():
                 if count >= TOTAL:
                     done.set()
 
-    with HttpsServer(server_context(server_source, allow=allow_path_prefix("/ns/prod"))) as server:
+    with (
+        audit.capture() as events,
+        HttpsServer(server_context(server_source, allow=allow_path_prefix("/ns/prod"))) as server,
+    ):
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
         for thread in threads:
             thread.start()
@@ -74,7 +78,8 @@ def test_rotation_under_load_with_a_new_root():
         for thread in threads:
             thread.join(30)
 
-    assert failures == []
+    refusals = [(e.action, e.reason, dict(e.attributes)) for e in events if e.reason]
+    assert failures == [], refusals
     assert len(results) >= TOTAL
     # The last requests came from clients holding leaves of the new root.
     new_serials = {f"{s.identity.serial_number:x}" for s in client_sources}
