@@ -48,19 +48,19 @@ class MemoryStore:
             return sum(1 for _, expires in self._data.values() if expires > now)
 
     def get(self, key: str) -> bytes | None:
-        check_key(key)
+        key = check_key(key)
         with self._lock:
             return self._live(key, self._clock())
 
     def set(self, key: str, value: bytes, *, ttl: float) -> None:
-        check_key(key)
+        key = check_key(key)
         check_value(value)
         seconds = check_ttl(ttl)
         with self._lock:
             self._write(key, value, seconds)
 
     def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
-        check_key(key)
+        key = check_key(key)
         check_value(value)
         seconds = check_ttl(ttl)
         with self._lock:
@@ -70,7 +70,7 @@ class MemoryStore:
             return True
 
     def compare_and_set(self, key: str, expected: bytes, new: bytes, *, ttl: float) -> bool:
-        check_key(key)
+        key = check_key(key)
         check_value(expected)
         check_value(new)
         seconds = check_ttl(ttl)
@@ -81,7 +81,7 @@ class MemoryStore:
             return True
 
     def delete(self, key: str) -> bool:
-        check_key(key)
+        key = check_key(key)
         with self._lock:
             live = self._live(key, self._clock()) is not None
             self._data.pop(key, None)

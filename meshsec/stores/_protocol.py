@@ -54,6 +54,9 @@ class Store(Protocol):
 
 def check_key(key: object) -> str:
     """Validate a store key (printable ASCII, no spaces) and return it."""
+    if isinstance(key, str):
+        # A str subclass may redefine __eq__/__hash__/isascii; keep only its text.
+        key = str.__str__(key)
     if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidStoreArgument(f"a store key is a str of 1 to {MAX_KEY_LENGTH} characters")
     if not (key.isascii() and key.isprintable()) or " " in key:
@@ -72,7 +75,10 @@ def check_ttl(ttl: object) -> float:
     """Validate a TTL (positive, finite seconds) and return it as float."""
     if isinstance(ttl, bool) or not isinstance(ttl, int | float):
         raise InvalidStoreArgument("a TTL is a number of seconds")
-    seconds = float(ttl)
+    try:
+        seconds = float(ttl)
+    except OverflowError:  # an int beyond float range (10**400) is no TTL either
+        seconds = math.inf
     if not (math.isfinite(seconds) and 0 < seconds <= MAX_TTL_SECONDS):
         raise InvalidStoreArgument(
             f"a TTL is positive and at most {MAX_TTL_SECONDS:.0f} seconds; "

@@ -68,8 +68,7 @@ class RedisStore:
     ) -> None:
         if (client is None) == (url is None):
             raise ConfigError("RedisStore takes exactly one of client= or url=")
-        check_key(prefix)
-        self._prefix = prefix
+        self._prefix = check_key(prefix)
         if client is None:
             assert url is not None
             client = _client_from_url(url, socket_timeout, connect_timeout)

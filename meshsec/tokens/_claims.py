@@ -12,6 +12,7 @@ import attrs
 
 from meshsec.tokens._errors import (
     BindingMismatch,
+    MalformedToken,
     MissingClaim,
     TokenExpired,
     TokenNotYetValid,
@@ -22,6 +23,10 @@ from meshsec.tokens._errors import (
 __all__ = ["Claims"]
 
 CNF_X5T: str = "x5t#S256"
+# Deeper JSON than this is refused: no access token needs it, and walking it
+# recursively (a signed payload of 500 nested "[" fits in 8 KiB) would end in
+# RecursionError instead of a TokenError.
+_MAX_DEPTH = 64
 
 
 @attrs.frozen(kw_only=True)
@@ -89,18 +94,20 @@ def validate(
         token_id=_string(payload, "jti"),
         client_id=_optional_string(payload, "client_id"),
         actor=_actor(payload),
-        raw=_frozen(payload),
+        raw=_frozen(payload, 0),
     )
     _check_confirmation(payload)
     return claims, expires
 
 
-def _frozen(value: Any) -> Any:
+def _frozen(value: Any, depth: int) -> Any:
     """A read-only deep view: cached claims are shared by every later cache hit."""
+    if depth > _MAX_DEPTH and isinstance(value, dict | list):
+        raise MalformedToken("the token payload is nested too deeply")
     if isinstance(value, dict):
-        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+        return MappingProxyType({k: _frozen(v, depth + 1) for k, v in value.items()})
     if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
+        return tuple([_frozen(v, depth + 1) for v in value])
     return value
 
 
@@ -157,17 +164,27 @@ def _scopes(payload: Mapping[str, Any]) -> frozenset[str]:
     value = payload["scope"]
     if not isinstance(value, str):
         raise MissingClaim("the token's scope claim is not a space-separated string")
-    # RFC 6749 §3.3: scope tokens are separated by single spaces.
-    return frozenset(value.split())
+    # RFC 6749 §3.3: scope tokens are separated by spaces (%x20) only. str.split()
+    # would also split on tabs, U+001C..U+001F, U+2003 and the like, turning
+    # one odd scope "read\u2003admin" into the two scopes "read" and "admin".
+    return frozenset(value.split(" ")) - {""}
 
 
 def _actor(payload: Mapping[str, Any]) -> str | None:
     if "act" not in payload:
         return None
+    # RFC 8693 §4.1: every level of the chain is an object naming its actor;
+    # a malformed inner level must not silently cut Claims.actor_chain short.
     act = payload["act"]
-    if not isinstance(act, Mapping):
-        raise MissingClaim("the token's act claim is not an object")
-    return _string(act, "sub")
+    actor: str | None = None
+    while True:
+        if not isinstance(act, Mapping):
+            raise MissingClaim("the token's act claim is not an object")
+        name = _string(act, "sub")
+        actor = actor or name
+        if "act" not in act:
+            return actor
+        act = act["act"]
 
 
 def _check_confirmation(payload: Mapping[str, Any]) -> None:

@@ -53,7 +53,11 @@ class TokenIssuer:
             raise ConfigError("a TokenIssuer needs a non-empty issuer")
         if not isinstance(keys, KeySet):
             raise ConfigError("keys is a KeySet whose primary key signs")
-        if not timedelta(0) < default_ttl <= max_ttl:
+        if not (
+            isinstance(default_ttl, timedelta)
+            and isinstance(max_ttl, timedelta)
+            and timedelta(0) < default_ttl <= max_ttl
+        ):
             raise ConfigError("default_ttl must be positive and at most max_ttl")
         keys.primary  # noqa: B018  fail now, not at the first issue(), if no key can sign
         self._issuer = issuer
@@ -147,10 +151,19 @@ class TokenIssuer:
         if bind_to is not None:
             payload["cnf"] = {CNF_X5T: certificate_thumbprint(bind_to)}
         token = self._sign(payload, lifetime, cap=original.expires_at.timestamp())
-        _events.record("TOKEN", "token.exchange", "SUCCESS", actor=actor, target=original.subject)
+        _events.record(
+            "TOKEN",
+            "token.exchange",
+            "SUCCESS",
+            actor=actor,
+            target=original.subject,
+            clock=self._clock,
+        )
         return token
 
     def _lifetime(self, ttl: timedelta | None) -> float:
+        if ttl is not None and not isinstance(ttl, timedelta):
+            raise ConfigError("ttl is a datetime.timedelta")
         seconds = self._default_ttl if ttl is None else ttl.total_seconds()
         if not 0 < seconds <= self._max_ttl:
             raise ConfigError("ttl must be positive and at most the issuer's max_ttl")
@@ -172,6 +185,8 @@ class TokenIssuer:
         payload["iss"] = self._issuer
         payload["sub"] = subject
         payload["aud"] = _audience(audience)
+        if client_id is not None and (not isinstance(client_id, str) or not client_id):
+            raise ConfigError("client_id is a non-empty string")
         payload["client_id"] = client_id or subject
         scope = _scope_list(scopes)
         if scope:
@@ -188,7 +203,7 @@ class TokenIssuer:
         key = self._keys.primary
         try:
             body = _jose.b64encode(_jose.dumps(payload))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise ConfigError("claims must be JSON-serializable") from None
         signing_input = self._header(key) + b"." + body
         return (signing_input + b"." + _jose.b64encode(key.sign(signing_input))).decode("ascii")

@@ -62,6 +62,9 @@ class JWKSClient:
     ) -> None:
         self._url = url
         self._label = _label(url, unsafe_allow_http=unsafe_allow_http)
+        durations = (timeout, min_refetch_interval, default_max_age, max_cache_age, stale_if_error)
+        if not all(isinstance(duration, timedelta) for duration in durations):
+            raise ConfigError("JWKSClient durations are datetime.timedelta values")
         if timeout <= timedelta(0) or max_bytes <= 0 or min_refetch_interval < timedelta(0):
             raise ConfigError("timeout and max_bytes must be positive")
         self._owns_session = session is None
@@ -80,6 +83,7 @@ class JWKSClient:
         self._last_attempt = float("-inf")
         self._version = 0
         self._fetches = 0
+        self._worker: threading.Thread | None = None
         if unsafe_allow_http and urlsplit(url).scheme == "http":
             _events.record(
                 "CONFIGURATION",
@@ -212,8 +216,43 @@ class JWKSClient:
         return keys
 
     def _download(self) -> tuple[bytes, float | None]:
+        # requests' timeout bounds each socket read, not the exchange: a server
+        # trickling its status line and headers a byte at a time would hold the
+        # caller (and the refresh lock) forever. So the request runs in a worker
+        # the caller waits for at most ``timeout``; a worker still hanging from
+        # an earlier attempt blocks new ones, so at most one thread is ever stuck.
+        if self._worker is not None and self._worker.is_alive():
+            raise JWKSUnavailable("an earlier JWKS download has not finished yet")
+        outcome: list[tuple[bytes, float | None] | JWKSUnavailable] = []
         deadline = time.monotonic() + self._timeout
         self._fetches += 1
+        worker = threading.Thread(
+            target=self._download_into,
+            args=(outcome, deadline),
+            name="meshsec-jwks-fetch",
+            daemon=True,
+        )
+        self._worker = worker
+        worker.start()
+        worker.join(self._timeout)
+        if not outcome:
+            raise JWKSUnavailable("the JWKS download took longer than the timeout")
+        result = outcome[0]
+        if isinstance(result, JWKSUnavailable):
+            raise result
+        return result
+
+    def _download_into(
+        self, outcome: list[tuple[bytes, float | None] | JWKSUnavailable], deadline: float
+    ) -> None:
+        try:
+            outcome.append(self._request(deadline))
+        except JWKSUnavailable as exc:
+            outcome.append(exc)
+        except Exception:  # noqa: BLE001  a worker must not die with an unhandled error
+            outcome.append(JWKSUnavailable("the JWKS endpoint gave an unusable answer"))
+
+    def _request(self, deadline: float) -> tuple[bytes, float | None]:
         try:
             with self._session.get(
                 self._url,
@@ -230,8 +269,8 @@ class JWKSClient:
             raise JWKSUnavailable("the JWKS endpoint could not be reached") from None
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self._max_bytes:
+        declared = _decimal(response.headers.get("Content-Length", ""))
+        if declared is not None and declared > self._max_bytes:
             raise JWKSUnavailable("the JWKS response is larger than max_bytes")
         chunks: list[bytes] = []
         total = 0
@@ -251,13 +290,27 @@ def _label(url: str, *, unsafe_allow_http: bool) -> str:
     """Validate the URL; return it without credentials or query (for events)."""
     if not isinstance(url, str):
         raise ConfigError("the JWKS URL is a string")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a bad port or IPv6 literal
+        raise ConfigError("the JWKS URL could not be parsed") from None
     if parts.scheme == "http" and not unsafe_allow_http:
         raise ConfigError("the JWKS URL must be https (unsafe_allow_http=True permits http)")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigError("the JWKS URL must be an https URL with a host")
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+def _decimal(text: str) -> int | None:
+    """An HTTP delta-seconds / Content-Length value: ASCII digits only (RFC 9110 §8.6).
+
+    ``str.isdigit`` also accepts digits such as "²" (a header is read as
+    Latin-1), which ``int`` then refuses; this never raises.
+    """
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    return int(text[:12])
 
 
 def _max_age(header: str) -> float | None:
@@ -269,8 +322,8 @@ def _max_age(header: str) -> float | None:
         if name in ("no-store", "no-cache"):
             return 0.0
         if name == "max-age":
-            value = value.strip().strip('"')
-            if not value.isdigit():
+            seconds = _decimal(value.strip().strip('"'))
+            if seconds is None:
                 return 0.0
-            found = float(min(int(value[:12]), 10**9))
+            found = float(min(seconds, 10**9))
     return found

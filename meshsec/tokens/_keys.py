@@ -33,6 +33,26 @@ ALGORITHMS: Final = ("EdDSA", "ES256", "ES384", "PS256", "RS256", "HS256")
 POLICY_JWS_TYPE: Final = "meshsec-policy+jws"
 
 _MIN_RSA_BITS = 2048
+# Ed25519 public keys of small order, as y-coordinates with the sign bit
+# cleared: 0, 1, the two order-8 values, p-1, and p, p+1 (non-canonical
+# spellings of 0 and 1). RFC 8032 §5.1.7 does not exclude them and OpenSSL
+# accepts them, yet with one (the identity, 01 00..00) the signature
+# R = identity, S = 0 verifies for every message ("Taming the many EdDSAs",
+# Chalkias et al. 2020, §3). No honest key is one of these.
+_SMALL_ORDER_ED25519: Final = frozenset(
+    bytes.fromhex(value)
+    for value in (
+        "00" * 32,
+        "01" + "00" * 31,
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ec" + "ff" * 30 + "7f",
+        "ed" + "ff" * 30 + "7f",
+        "ee" + "ff" * 30 + "7f",
+    )
+)
+_MIN_RSA_EXPONENT = 65537
+_MAX_RSA_BITS = 8192
 _MIN_SECRET_BYTES = 32
 _CURVES: Final = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1}
 _CURVE_ALG: Final = {"P-256": "ES256", "P-384": "ES384"}
@@ -43,7 +63,11 @@ _THUMBPRINT_MEMBERS: Final = {
     "RSA": ("e", "kty", "n"),
     "oct": ("k", "kty"),
 }
-_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_PRIVATE_TYPES: Final = (
+    ed25519.Ed25519PrivateKey,
+    ec.EllipticCurvePrivateKey,
+    rsa.RSAPrivateKey,
+)
 
 _Passphrase = str | bytes | Secret[str] | Secret[bytes]
 
@@ -81,15 +105,22 @@ class SigningKey:
         """A new random key for ``alg`` (EdDSA, ES256, ES384, PS256 or RS256).
 
         Raises InvalidKey for an unknown algorithm, for HS256 (use
-        :meth:`symmetric`) and for ``rsa_bits`` below 2048.
+        :meth:`symmetric`) and for ``rsa_bits`` outside 2048..8192.
         """
+        if not isinstance(alg, str):
+            raise InvalidKey(f"unsupported algorithm; choose one of {', '.join(ALGORITHMS)}")
         if alg in _CURVES:
             private: Any = ec.generate_private_key(_CURVES[alg]())
         elif alg == "EdDSA":
             private = ed25519.Ed25519PrivateKey.generate()
         elif alg in ("PS256", "RS256"):
-            if rsa_bits < _MIN_RSA_BITS:
-                raise InvalidKey(f"RSA keys need at least {_MIN_RSA_BITS} bits")
+            # The upper bound stops a typo (rsa_bits=10**6) from generating for hours.
+            if (
+                isinstance(rsa_bits, bool)
+                or not isinstance(rsa_bits, int)
+                or not _MIN_RSA_BITS <= rsa_bits <= _MAX_RSA_BITS
+            ):
+                raise InvalidKey(f"RSA keys have {_MIN_RSA_BITS} to {_MAX_RSA_BITS} bits")
             private = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
         elif alg == "HS256":
             raise InvalidKey("HS256 keys come from SigningKey.symmetric(secret)")
@@ -126,12 +157,14 @@ class SigningKey:
         kid = data.get("kid")
         if kid is not None and (not isinstance(kid, str) or not kid):
             raise InvalidKey("a JWK kid must be a non-empty string")
-        private = bool(_PRIVATE_MEMBERS & data.keys())
         if chosen == "HS256":
             secret = _load_jwk(chosen, data)
             key = cls.symmetric(secret)
             return cls(alg=chosen, private=secret, public=secret, kid=kid or key.kid)
         loaded = _load_jwk(chosen, data)
+        # What PyJWT loaded decides, not the member names: an Ed25519 JWK with a
+        # stray "k" or "p" member is still a public key.
+        private = isinstance(loaded, _PRIVATE_TYPES)
         public = loaded.public_key() if private else loaded
         _check_key(chosen, public)
         return cls(alg=chosen, private=loaded if private else None, public=public, kid=kid)
@@ -305,6 +338,8 @@ def _signature_length(alg: str, public: Any) -> int:
 def _check_key(alg: str, public: Any) -> None:
     if alg == "EdDSA":
         ok = isinstance(public, ed25519.Ed25519PublicKey)
+        if ok and _small_order(public):
+            raise InvalidKey("the Ed25519 public key has small order and is refused")
     elif alg in _CURVES:
         ok = isinstance(public, ec.EllipticCurvePublicKey) and isinstance(
             public.curve, _CURVES[alg]
@@ -313,10 +348,19 @@ def _check_key(alg: str, public: Any) -> None:
         ok = isinstance(public, rsa.RSAPublicKey)
         if ok and public.key_size < _MIN_RSA_BITS:
             raise InvalidKey(f"RSA keys need at least {_MIN_RSA_BITS} bits")
+        if ok and public.public_numbers().e < _MIN_RSA_EXPONENT:
+            # NIST SP 800-56B Rev. 2 §6.2.1: 2**16 < e; a tiny exponent such as
+            # 3 is what signature-forgery attacks on lax verifiers rely on.
+            raise InvalidKey("RSA keys need a public exponent of at least 65537")
     else:
         ok = False
     if not ok:
         raise InvalidKey(f"the key does not fit algorithm {alg}")
+
+
+def _small_order(public: ed25519.Ed25519PublicKey) -> bool:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return raw[:31] + bytes([raw[31] & 0x7F]) in _SMALL_ORDER_ED25519
 
 
 def _alg_for_public(public: Any, alg: str | None) -> str:

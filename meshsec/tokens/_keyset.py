@@ -61,6 +61,8 @@ class KeySet:
             raise InvalidKey("a JWKS has a 'keys' list")
         keys: dict[str, SigningKey] = {}
         for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue  # RFC 7517 §5: keys holds JWK objects, not JSON text
             try:
                 key = SigningKey.from_jwk(entry)
             except InvalidKey:
@@ -171,6 +173,8 @@ class KeySet:
             raise
 
     def _verify_detached(self, jws: str, payload: bytes, typ: str | None) -> str:
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise MalformedToken("the detached payload is bytes")
         try:
             token = jws.encode("ascii")
         except (UnicodeEncodeError, AttributeError):

@@ -245,7 +245,8 @@ class RefreshTokens:
         An unknown token is not an error here (RFC 7009 section 2.2).
         """
         try:
-            family_id = self._family_id_of(self._digest_of(refresh_token))
+            digest = self._digest_of(refresh_token, "refresh.revoke")
+            family_id = self._family_id_of(digest, "refresh.revoke")
         except RefreshTokenInvalid:
             return False
         return self.revoke_family(family_id)
@@ -303,16 +304,16 @@ class RefreshTokens:
             )
         return record
 
-    def _digest_of(self, refresh_token: object) -> str:
+    def _digest_of(self, refresh_token: object, action: str = "refresh.rotate") -> str:
         raw = refresh_token.reveal() if isinstance(refresh_token, Secret) else refresh_token
         if not isinstance(raw, str) or not _TOKEN.fullmatch(raw):
-            raise self._fail(RefreshTokenInvalid("malformed refresh token"), None)
+            raise self._fail(RefreshTokenInvalid("malformed refresh token"), None, action=action)
         return hashlib.sha256(raw.encode("ascii")).hexdigest()
 
-    def _family_id_of(self, digest: str) -> str:
+    def _family_id_of(self, digest: str, action: str = "refresh.rotate") -> str:
         found = self._store.get(_token_key(digest))
         if found is None:
-            raise self._fail(RefreshTokenInvalid("unknown refresh token"), None)
+            raise self._fail(RefreshTokenInvalid("unknown refresh token"), None, action=action)
         try:
             family_id = found.decode("ascii")
         except UnicodeDecodeError:
@@ -345,12 +346,17 @@ class RefreshTokens:
         )
 
     def _fail(
-        self, error: RefreshTokenInvalid, family_id: str | None, subject: str | None = None
+        self,
+        error: RefreshTokenInvalid,
+        family_id: str | None,
+        subject: str | None = None,
+        *,
+        action: str = "refresh.rotate",
     ) -> RefreshTokenInvalid:
         reused = isinstance(error, RefreshTokenReused)
         audit.record(
             audit.Category.TOKEN,
-            "refresh.rotate",
+            action,
             audit.Outcome.DENIED if reused else audit.Outcome.FAILURE,
             actor=subject,
             reason=error.code,

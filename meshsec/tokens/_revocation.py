@@ -200,7 +200,10 @@ def _seconds(until: object) -> float:
         return until.timestamp()
     if isinstance(until, bool) or not isinstance(until, int | float):
         raise ConfigError("until is POSIX seconds or an aware datetime")
-    seconds = float(until)
+    try:
+        seconds = float(until)
+    except OverflowError:  # an int beyond float range
+        seconds = math.inf
     if not math.isfinite(seconds):
         raise ConfigError("until must be a finite time")
     return seconds

@@ -79,7 +79,7 @@ class TokenVerifier:
             or not isinstance(audience, str)
         ):
             raise ConfigError("a TokenVerifier needs a non-empty issuer and audience")
-        if not timedelta(0) <= leeway <= MAX_LEEWAY:
+        if not isinstance(leeway, timedelta) or not timedelta(0) <= leeway <= MAX_LEEWAY:
             raise ConfigError("leeway must be between 0 and 5 minutes")
         if max_token_bytes < 64 or cache_size < 0:
             raise ConfigError("max_token_bytes must be >= 64 and cache_size >= 0")
@@ -215,12 +215,17 @@ def _scope_set(scopes: Iterable[str] | str) -> frozenset[str]:
 
 
 def certificate_thumbprint(certificate: Certificate) -> str:
-    """RFC 8705 §3.1: base64url SHA-256 of the DER certificate (``x5t#S256``)."""
-    der = (
-        certificate.public_bytes(serialization.Encoding.DER)
-        if isinstance(certificate, x509.Certificate)
-        else bytes(certificate)
-    )
+    """RFC 8705 §3.1: base64url SHA-256 of the DER certificate (``x5t#S256``).
+
+    Raises ConfigError unless ``certificate`` is a cryptography Certificate
+    or DER bytes (``bytes(5)`` would otherwise bind to five zero bytes).
+    """
+    if isinstance(certificate, x509.Certificate):
+        der = certificate.public_bytes(serialization.Encoding.DER)
+    elif isinstance(certificate, bytes | bytearray) and certificate:
+        der = bytes(certificate)
+    else:
+        raise ConfigError("a certificate is a cryptography Certificate or DER bytes")
     return _jose.b64encode(hashlib.sha256(der).digest()).decode("ascii")
 
 
