@@ -138,9 +138,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _client(mesh: Mesh) -> Calls:
     session = mesh.session(mesh.web, ORDERS)
-    certificate = mesh.web.identity.certificate
     scopes = ["orders:create", "payments:charge"]
-    token = mesh.issuer.issue(str(WEB), str(ORDERS), scopes=scopes, bind_to=certificate)
+    token = mesh.issuer.issue(WEB, ORDERS, scopes=scopes, bind_to=mesh.web.identity)
     orders = mesh.orders.url + "/orders"
     correlation_id = "demo-" + secrets.token_hex(6)
     with correlation.scope({"X-Correlation-ID": correlation_id}):

@@ -265,7 +265,7 @@ def build_mesh(wire: Wire) -> Mesh:
     """Create the CA and the workloads, and wire the three services together."""
     ca = CertificateAuthority.create(TRUST_DOMAIN)
     keys = KeySet.generate("EdDSA")
-    issuer = TokenIssuer(issuer=str(AUTH), keys=keys)
+    issuer = TokenIssuer(issuer=AUTH, keys=keys)
 
     def workload(spiffe_id: SpiffeId) -> StaticIdentitySource:
         return StaticIdentitySource(ca.issue(spiffe_id), ca.bundle)
@@ -311,7 +311,7 @@ def _payments(
 ) -> Service:
     # payments knows only auth's JWKS URL, fetched over mTLS from auth alone.
     remote_keys = JWKSClient(auth.url + "/.well-known/jwks.json", session=to_auth)
-    verifier = TokenVerifier(issuer=str(AUTH), audience=str(PAYMENTS), keys=remote_keys)
+    verifier = TokenVerifier(issuer=AUTH, audience=PAYMENTS, keys=remote_keys)
     engine = Engine(PolicySet.from_dict(PAYMENTS_POLICY))
     log = logging.getLogger("meshsec.demo.payments")
     log.addFilter(DlpLogFilter())  # the card reaches the log only through the DLP filter
@@ -366,7 +366,7 @@ def _orders(
     protector: FieldProtector,
     wire: Wire,
 ) -> Service:
-    verifier = TokenVerifier(issuer=str(AUTH), audience=str(ORDERS), keys=issuer.keys)
+    verifier = TokenVerifier(issuer=AUTH, audience=ORDERS, keys=issuer.keys)
 
     def create(request: Request) -> tuple[int, dict[str, Any]]:
         token = bearer(request)
@@ -385,11 +385,11 @@ def _orders(
         # scopes, in a token bound to orders' own certificate (RFC 8705).
         onward = issuer.exchange(
             token,
-            audience=str(PAYMENTS),
+            audience=PAYMENTS,
             scopes=["payments:charge"],
-            actor=str(ORDERS),
+            actor=ORDERS,
             peer_certificate=request.peer_certificate,
-            bind_to=source.identity.certificate,
+            bind_to=source.identity,
         )
         reply = call(to_payments, payments.url + "/charge", protected, token=onward)
         with run_as(SecurityContext(principal=claims.subject, peer_id=str(request.peer))):

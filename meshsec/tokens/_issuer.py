@@ -14,10 +14,10 @@ from meshsec.tokens._claims import CNF_X5T, thaw
 from meshsec.tokens._errors import ScopeEscalation
 from meshsec.tokens._keys import SigningKey
 from meshsec.tokens._keyset import KeySet
+from meshsec.tokens._principals import CertificateLike, Principal, audiences, principal
 from meshsec.tokens._revocation import RevocationList
 from meshsec.tokens._verifier import (
     ACCESS_TOKEN_TYPE,
-    Certificate,
     TokenVerifier,
     certificate_thumbprint,
 )
@@ -42,13 +42,14 @@ class TokenIssuer:
     def __init__(
         self,
         *,
-        issuer: str,
+        issuer: Principal,
         keys: KeySet,
         default_ttl: timedelta = timedelta(minutes=5),
         max_ttl: timedelta = timedelta(hours=1),
         revocations: RevocationList | None = None,
         clock: Clock = system_clock,
     ) -> None:
+        issuer = principal(issuer)
         if not isinstance(issuer, str) or not issuer:
             raise ConfigError("a TokenIssuer needs a non-empty issuer")
         if not isinstance(keys, KeySet):
@@ -78,13 +79,13 @@ class TokenIssuer:
 
     def issue(
         self,
-        subject: str,
-        audience: str | Sequence[str],
+        subject: Principal,
+        audience: Principal | Sequence[Principal],
         *,
         scopes: Iterable[str] = (),
         ttl: timedelta | None = None,
         claims: Mapping[str, Any] | None = None,
-        bind_to: Certificate | None = None,
+        bind_to: CertificateLike | None = None,
         client_id: str | None = None,
     ) -> str:
         """A signed access token for ``subject`` to present to ``audience``.
@@ -94,7 +95,7 @@ class TokenIssuer:
         defaults to ``subject``. Raises ConfigError for invalid arguments.
         """
         lifetime = self._lifetime(ttl)
-        payload = self._payload(subject, audience, scopes, claims, client_id)
+        payload = self._payload(principal(subject), audiences(audience), scopes, claims, client_id)
         if bind_to is not None:
             payload["cnf"] = {CNF_X5T: certificate_thumbprint(bind_to)}
         return self._sign(payload, lifetime)
@@ -103,12 +104,12 @@ class TokenIssuer:
         self,
         subject_token: str,
         *,
-        audience: str | Sequence[str],
+        audience: Principal | Sequence[Principal],
         scopes: Iterable[str],
-        actor: str,
+        actor: Principal,
         ttl: timedelta | None = None,
-        bind_to: Certificate | None = None,
-        peer_certificate: Certificate | None = None,
+        bind_to: CertificateLike | None = None,
+        peer_certificate: CertificateLike | None = None,
     ) -> str:
         """RFC 8693 delegation, in process: a token for ``audience`` naming ``actor``.
 
@@ -118,11 +119,13 @@ class TokenIssuer:
         token keeps its ``sub``, carries ``scopes`` (which must be a subset of
         the subject token's, else ScopeEscalation), adds ``act: {"sub": actor}``
         nesting any earlier ``act`` (RFC 8693 §4.1), and never outlives the
-        subject token.
+        subject token. SPIFFE IDs may stand for ``audience`` and ``actor``; a
+        WorkloadIdentity or a TLS connection for the certificates.
         """
+        actor_id, audience_ids = principal(actor), audiences(audience)
         verifier = TokenVerifier(
             issuer=self._issuer,
-            audience=actor,
+            audience=actor_id,
             keys=self._keys,
             revocations=self._revocations,
             cache_size=0,
@@ -136,15 +139,15 @@ class TokenIssuer:
                 "token.exchange",
                 "DENIED",
                 reason=ScopeEscalation.code,
-                actor=actor,
+                actor=actor_id,
                 target=original.subject,
                 clock=self._clock,
             )
             raise ScopeEscalation("token exchange cannot add scopes the subject token lacks")
         remaining = original.expires_at.timestamp() - self._clock()
         lifetime = min(self._lifetime(ttl), remaining)
-        payload = self._payload(original.subject, audience, wanted, None, actor)
-        act: dict[str, Any] = {"sub": actor}
+        payload = self._payload(original.subject, audience_ids, wanted, None, actor_id)
+        act: dict[str, Any] = {"sub": actor_id}
         if "act" in original.raw:
             act["act"] = thaw(original.raw["act"])
         payload["act"] = act
@@ -155,7 +158,7 @@ class TokenIssuer:
             "TOKEN",
             "token.exchange",
             "SUCCESS",
-            actor=actor,
+            actor=actor_id,
             target=original.subject,
             clock=self._clock,
         )

@@ -25,6 +25,8 @@ from meshsec.tokens._errors import (
     TokenTooLarge,
 )
 from meshsec.tokens._keys import SigningKey
+from meshsec.tokens._principals import CertificateLike, Principal, principal
+from meshsec.tokens._principals import certificate as _as_certificate
 from meshsec.tokens._revocation import RevocationList
 
 __all__ = ["ACCESS_TOKEN_TYPE", "KeySource", "TokenVerifier", "certificate_thumbprint"]
@@ -63,8 +65,8 @@ class TokenVerifier:
     def __init__(
         self,
         *,
-        issuer: str,
-        audience: str,
+        issuer: Principal,
+        audience: Principal,
         keys: KeySource,
         leeway: timedelta = timedelta(seconds=30),
         max_token_bytes: int = 8192,
@@ -72,6 +74,7 @@ class TokenVerifier:
         cache_size: int = 1024,
         clock: Clock = system_clock,
     ) -> None:
+        issuer, audience = principal(issuer), principal(audience)
         if (
             not issuer
             or not isinstance(issuer, str)
@@ -107,7 +110,7 @@ class TokenVerifier:
         token: str | bytes,
         *,
         scopes: Iterable[str] | str = (),
-        peer_certificate: Certificate | None = None,
+        peer_certificate: CertificateLike | None = None,
         one_time: bool = False,
     ) -> Claims:
         """Return the token's claims, or raise a TokenError subclass.
@@ -147,7 +150,7 @@ class TokenVerifier:
         self,
         token: object,
         required: frozenset[str],
-        peer: Certificate | None,
+        peer: CertificateLike | None,
         one_time: bool,
     ) -> Claims:
         raw = self._token_bytes(token)
@@ -190,7 +193,7 @@ class TokenVerifier:
         )
 
     def _check_request(
-        self, claims: Claims, required: frozenset[str], peer: Certificate | None, one_time: bool
+        self, claims: Claims, required: frozenset[str], peer: CertificateLike | None, one_time: bool
     ) -> None:
         if not required <= claims.scopes:
             raise InsufficientScope("the token lacks a required scope")
@@ -214,25 +217,28 @@ def _scope_set(scopes: Iterable[str] | str) -> frozenset[str]:
     return frozenset(scopes)
 
 
-def certificate_thumbprint(certificate: Certificate) -> str:
+def certificate_thumbprint(certificate: CertificateLike) -> str:
     """RFC 8705 §3.1: base64url SHA-256 of the DER certificate (``x5t#S256``).
 
-    Raises ConfigError unless ``certificate`` is a cryptography Certificate
-    or DER bytes (``bytes(5)`` would otherwise bind to five zero bytes).
+    ``certificate`` is a cryptography Certificate, DER bytes, a
+    WorkloadIdentity (its leaf) or a TLS connection (its peer's certificate).
+    Raises ConfigError for anything else (``bytes(5)`` would otherwise bind
+    to five zero bytes).
     """
-    if isinstance(certificate, x509.Certificate):
-        der = certificate.public_bytes(serialization.Encoding.DER)
-    elif isinstance(certificate, bytes | bytearray) and certificate:
-        der = bytes(certificate)
+    found = _as_certificate(certificate)
+    if isinstance(found, x509.Certificate):
+        der = found.public_bytes(serialization.Encoding.DER)
+    elif isinstance(found, bytes | bytearray) and found:
+        der = bytes(found)
     else:
         raise ConfigError("a certificate is a cryptography Certificate or DER bytes")
     return _jose.b64encode(hashlib.sha256(der).digest()).decode("ascii")
 
 
-def _check_binding(expected: Any, peer: Certificate | None) -> None:
+def _check_binding(expected: Any, peer: CertificateLike | None) -> None:
     if peer is None:
         raise BindingMismatch("the token is bound to a client certificate; none was presented")
-    if not isinstance(peer, x509.Certificate | bytes | bytearray):
+    if not isinstance(_as_certificate(peer), x509.Certificate | bytes | bytearray):
         raise ConfigError("peer_certificate is a cryptography Certificate or DER bytes")
     found = certificate_thumbprint(peer).encode("ascii")
     if not hmac.compare_digest(found, str(expected).encode("utf-8", "surrogatepass")):
