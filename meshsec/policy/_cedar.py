@@ -11,18 +11,15 @@ record. Policies and static entities are parsed once.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from meshsec.policy import _audit
 from meshsec.policy._decision import Decision
-from meshsec.policy._engine import actor_of, target_of
 from meshsec.policy._errors import PolicyConfigError
+from meshsec.policy._external import ExternalDecisions
 from meshsec.policy._paths import normalize_path
 from meshsec.policy._request import ResourceLike, SubjectLike, thaw, to_resource, to_subject
 
@@ -67,8 +64,7 @@ class CedarAuthorizer:
             roles_claim,
         )
         self.policy_version = hashlib.sha256(policies.encode("utf-8")).hexdigest()
-        self._id_prefix = "cedar-" + secrets.token_hex(6) + "-"
-        self._ids = itertools.count(1)
+        self._decisions = ExternalDecisions("cedar", self.policy_version)
 
     @classmethod
     def from_files(
@@ -105,22 +101,14 @@ class CedarAuthorizer:
             errors = list(result.diagnostics.errors)
         except Exception as exc:  # noqa: BLE001  fail closed on any mapping or engine error
             allowed, matched, errors = False, [], [f"request refused: {type(exc).__name__}"]
-        decision = Decision(
+        return self._decisions.record(
             allowed=allowed,
-            effect="allow" if allowed else "deny",
             rule_id=matched[0] if matched else None,
             reasons=(f"cedar policies: {', '.join(matched) or 'none'}", *errors[:5]),
-            policy_version=self.policy_version,
-            decision_id=f"{self._id_prefix}{next(self._ids):x}",
+            subject=subject,
+            action=action,
+            resource=resource,
         )
-        _audit.decision(
-            decision,
-            action=str(action)[:256],
-            actor=actor_of(subject),
-            target=target_of(resource),
-            cached=False,
-        )
-        return decision
 
     def _request(
         self,

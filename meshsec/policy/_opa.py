@@ -9,10 +9,8 @@ closed.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
-import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,8 +18,8 @@ from urllib.parse import urlsplit
 
 from meshsec.policy import _audit
 from meshsec.policy._decision import Decision
-from meshsec.policy._engine import actor_of, target_of
 from meshsec.policy._errors import PolicyConfigError
+from meshsec.policy._external import ExternalDecisions
 from meshsec.policy._paths import normalize_path
 from meshsec.policy._request import ResourceLike, SubjectLike, thaw, to_resource, to_subject
 
@@ -74,8 +72,7 @@ class OpaAuthorizer:
         self._verify: str | bool = ca_bundle if ca_bundle is not None else True
         self._session: Any = None
         self.policy_version = "opa:" + hashlib.sha256(self._endpoint.encode()).hexdigest()[:16]
-        self._id_prefix = "opa-" + secrets.token_hex(6) + "-"
-        self._ids = itertools.count(1)
+        self._decisions = ExternalDecisions("opa", self.policy_version)
 
     def __repr__(self) -> str:
         return f"OpaAuthorizer(endpoint={self._endpoint!r})"
@@ -104,22 +101,14 @@ class OpaAuthorizer:
             allowed, reason = self._ask(body)
         except Exception as exc:  # noqa: BLE001  fail closed on any mapping error
             allowed, reason = False, f"request refused: {type(exc).__name__}"
-        decision = Decision(
+        return self._decisions.record(
             allowed=allowed,
-            effect="allow" if allowed else "deny",
             rule_id=None,
             reasons=(reason,),
-            policy_version=self.policy_version,
-            decision_id=f"{self._id_prefix}{next(self._ids):x}",
+            subject=subject,
+            action=action,
+            resource=resource,
         )
-        _audit.decision(
-            decision,
-            action=str(action)[:256],
-            actor=actor_of(subject),
-            target=target_of(resource),
-            cached=False,
-        )
-        return decision
 
     def _ask(self, body: str) -> tuple[bool, str]:  # noqa: PLR0911  each failure fails closed
         import requests
