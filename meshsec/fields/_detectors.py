@@ -34,6 +34,9 @@ class FindingKind(enum.StrEnum):
     PRIVATE_KEY = "private_key"
     AWS_ACCESS_KEY_ID = "aws_access_key_id"
     SECRET = "secret"  # noqa: S105  # a finding kind name, not a password
+    # Not a detector: a subtree nested deeper than the scan goes. It was not
+    # looked into, so it is reported rather than silently passed as clean.
+    TOO_DEEP = "too_deep"
 
 
 # -- payment cards -----------------------------------------------------------

@@ -7,13 +7,22 @@
     +-- KeyUsageExceededError     the primary data key reached its usage bound: rotate
     +-- KeyringError         a keyring operation or a wrapped keyring is invalid
     +-- UnsupportedValueError     a value cannot be protected (names the field path)
+    +-- KeyringError
+        +-- KeyringRequiredError  a schema needs a keyring and none was passed
+                                  (also a ConfigError and a TypeError)
 """
 
 from __future__ import annotations
 
-from meshsec.errors import FieldError
+from meshsec.errors import ConfigError, FieldError
 
-__all__ = ["DecryptionError", "KeyUsageExceededError", "KeyringError", "UnsupportedValueError"]
+__all__ = [
+    "DecryptionError",
+    "KeyUsageExceededError",
+    "KeyringError",
+    "KeyringRequiredError",
+    "UnsupportedValueError",
+]
 
 # One message for every cause (wrong or unknown key id, retired key, tampered,
 # truncated, extended or swapped envelope): distinct messages would be an
@@ -44,6 +53,16 @@ class KeyringError(FieldError):
     """A keyring operation or a wrapped keyring document is invalid."""
 
     code = "field.keyring_invalid"
+
+
+class KeyringRequiredError(KeyringError, ConfigError, TypeError):
+    """A schema encrypts, tokenizes or keyed-hashes, and no ``keyring=`` was given.
+
+    Also a :class:`~meshsec.errors.ConfigError` (a configuration mistake) and
+    a ``TypeError`` (what Python raises for a missing required argument).
+    """
+
+    code = "field.keyring_required"
 
 
 class UnsupportedValueError(FieldError):

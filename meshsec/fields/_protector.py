@@ -14,7 +14,7 @@ from meshsec.fields import _audit
 from meshsec.fields._cipher import FieldCipher
 from meshsec.fields._classification import Classification
 from meshsec.fields._codec import canonical_context, check_json
-from meshsec.fields._errors import DecryptionError, UnsupportedValueError
+from meshsec.fields._errors import DecryptionError, KeyringRequiredError, UnsupportedValueError
 from meshsec.fields._keyring import Keyring
 from meshsec.fields._masks import Masker, parse_mask
 from meshsec.fields._schema import ANY_KEY, EACH, KEY, Action, FieldRule, FieldSchema, Step
@@ -45,15 +45,22 @@ class FieldProtector:
     def __init__(
         self,
         schema: FieldSchema | Mapping[str, Any],
+        keyring: Keyring | None = None,
         *,
-        keyring: Keyring,
         masks: Mapping[str, Masker] | None = None,
     ) -> None:
+        """``keyring`` may be left out only when no rule encrypts, tokenizes or
+        uses ``mask:hash``; otherwise KeyringRequiredError names the first such path."""
         custom = dict(masks or {})
         if not all(callable(fn) for fn in custom.values()):
             raise ConfigError("custom masks must be callables taking a value")
         if not isinstance(schema, FieldSchema):
             schema = FieldSchema.parse(schema, masks=custom)
+        if keyring is None:
+            _require_no_keys(schema, custom)
+            keyring = _unused_keyring()
+        elif not isinstance(keyring, Keyring):
+            raise TypeError("FieldProtector keyring= must be a meshsec.fields.Keyring")
         self._schema = schema
         self._keyring = keyring
         self._cipher = FieldCipher(keyring)
@@ -219,6 +226,24 @@ class FieldProtector:
 
     def __repr__(self) -> str:
         return f"FieldProtector(rules={len(self._schema.rules)}, keyring={self._keyring!r})"
+
+
+def _unused_keyring() -> Keyring:
+    # A schema of masks and drops never touches a key; a fresh keyring keeps
+    # every code path typed without a None check and is never written out.
+    return Keyring.generate("unused")
+
+
+def _require_no_keys(schema: FieldSchema, custom: Mapping[str, Masker]) -> None:
+    for rule in schema.rules:
+        keyed = rule.action in (Action.ENCRYPT, Action.TOKENIZE, Action.TOKENIZE_IRREVERSIBLE)
+        if keyed or (rule.action == Action.MASK and rule.mask == "hash" and "hash" not in custom):
+            action = f"mask:{rule.mask}" if rule.action == Action.MASK else rule.action
+            raise KeyringRequiredError(
+                f"schema path {rule.path!r} uses {action!r}, which needs keys: pass "
+                "FieldProtector(schema, keyring=Keyring.generate(name)) or a keyring "
+                "loaded with Keyring.from_wrapped(document, provider)"
+            )
 
 
 def _remaskable(spec: str | None) -> bool:
