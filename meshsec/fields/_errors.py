@@ -41,6 +41,7 @@ class DecryptionError(FieldError):
     def __init__(self, field: str | None = None) -> None:
         where = f" (field {field!r})" if field is not None else ""
         super().__init__(DECRYPTION_FAILED + where)
+        self.field = field
 
 
 class KeyUsageExceededError(FieldError):
@@ -69,3 +70,13 @@ class UnsupportedValueError(FieldError):
     """A value of a type that cannot round-trip (not str/int/float/bool/None/list/dict)."""
 
     code = "field.unsupported_value"
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        #: The field path (as the caller or the schema wrote it), when one applies.
+        self.field = field
+
+    @property
+    def path(self) -> str | None:
+        """Alias of :attr:`field`: the field path of the unsupported value."""
+        return self.field

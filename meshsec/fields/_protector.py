@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
@@ -13,7 +14,7 @@ from meshsec.errors import ConfigError, FieldError, MeshsecError
 from meshsec.fields import _audit
 from meshsec.fields._cipher import FieldCipher
 from meshsec.fields._classification import Classification
-from meshsec.fields._codec import canonical_context, check_json
+from meshsec.fields._codec import RecordContext, canonical_context, check_json
 from meshsec.fields._errors import DecryptionError, KeyringRequiredError, UnsupportedValueError
 from meshsec.fields._keyring import Keyring
 from meshsec.fields._masks import Masker, parse_mask
@@ -44,18 +45,19 @@ class FieldProtector:
 
     def __init__(
         self,
-        schema: FieldSchema | Mapping[str, Any],
+        schema: FieldSchema | Mapping[str, Any] | str | os.PathLike[str],
         keyring: Keyring | None = None,
         *,
         masks: Mapping[str, Masker] | None = None,
     ) -> None:
-        """``keyring`` may be left out only when no rule encrypts, tokenizes or
-        uses ``mask:hash``; otherwise KeyringRequiredError names the first such path."""
+        """``schema`` is a :class:`FieldSchema`, a mapping, JSON or YAML text, or
+        a path to a ``.json``/``.yaml`` file. ``keyring`` may be left out only
+        when no rule encrypts, tokenizes or uses ``mask:hash``; otherwise
+        KeyringRequiredError names the first such path."""
         custom = dict(masks or {})
         if not all(callable(fn) for fn in custom.values()):
             raise ConfigError("custom masks must be callables taking a value")
-        if not isinstance(schema, FieldSchema):
-            schema = FieldSchema.parse(schema, masks=custom)
+        schema = _load_schema(schema, custom)
         if keyring is None:
             _require_no_keys(schema, custom)
             keyring = _unused_keyring()
@@ -84,7 +86,7 @@ class FieldProtector:
 
     # -- public operations -----------------------------------------------------
 
-    def protect(self, record: Any, *, context: Mapping[str, object]) -> Any:
+    def protect(self, record: Any, *, context: RecordContext) -> Any:
         """A protected copy of ``record``; raises UnsupportedValueError naming the path."""
         context_bytes = canonical_context(context)
         out = _copy(record)
@@ -101,7 +103,7 @@ class FieldProtector:
         self,
         record: Any,
         *,
-        context: Mapping[str, object],
+        context: RecordContext,
         clearance: Classification | str,
     ) -> Any:
         """A copy with fields at or below ``clearance`` in clear and the rest masked.
@@ -129,7 +131,7 @@ class FieldProtector:
         _reveal_event(Outcome.SUCCESS, level, shown, hidden)
         return out
 
-    def rotate(self, record: Any, *, context: Mapping[str, object]) -> Any:
+    def rotate(self, record: Any, *, context: RecordContext) -> Any:
         """A copy whose envelopes and reversible tokens all use the primary key."""
         context_bytes = canonical_context(context)
         out = _copy(record)
@@ -226,6 +228,20 @@ class FieldProtector:
 
     def __repr__(self) -> str:
         return f"FieldProtector(rules={len(self._schema.rules)}, keyring={self._keyring!r})"
+
+
+def _load_schema(
+    schema: FieldSchema | Mapping[str, Any] | str | os.PathLike[str], custom: Mapping[str, Masker]
+) -> FieldSchema:
+    if isinstance(schema, FieldSchema):
+        return schema
+    if isinstance(schema, os.PathLike):
+        return FieldSchema.load(os.fspath(schema), masks=custom)
+    if isinstance(schema, str):
+        if schema.lstrip().startswith("{"):
+            return FieldSchema.from_json(schema, masks=custom)
+        return FieldSchema.from_yaml(schema, masks=custom)
+    return FieldSchema.parse(schema, masks=custom)
 
 
 def _unused_keyring() -> Keyring:
