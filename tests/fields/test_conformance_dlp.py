@@ -149,3 +149,36 @@ def test_cli_scan_reports_too_deep_json(tmp_path: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert out.strip().endswith("\ttoo_deep")
     assert "ada@example.com" not in out
+
+
+# -- found while checking: assignments hid secrets ------------------------------------------
+
+_RANDOM = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"AWS_SECRET_ACCESS_KEY={_RANDOM}",  # env file: the label's word follows name parts
+        f"aws_secret_access_key = {_RANDOM}",
+        "DB_PASSWORD=hunter2hunter2",
+        "MYSQL_ROOT_PASSWORD: s3cr3tpass",
+        "csrfToken=abcdef123",
+        "github_token=abcdef123456",
+        f"x={_RANDOM}",  # a high-entropy value right after '=' used to start no candidate
+        f"?sig={_RANDOM}&v=1",
+    ],
+)
+def test_secret_hidden_behind_an_assignment_is_found(line: str) -> None:
+    assert [f.kind for f in scan(line)] == [FindingKind.SECRET]
+    assert "hunter2" not in str(redact(line))
+    assert _RANDOM not in str(redact(line))
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["passwordless=true", "token_type=bearer", "max_tokens=1000", "public_key=abcdefgh",
+     "Tokenization=enabled", "secretary=jane doe", "password: ********"],
+)  # fmt: skip
+def test_assignment_lookalikes_are_not_secrets(line: str) -> None:
+    assert scan(line) == []
