@@ -58,6 +58,7 @@ class FieldProtector:
         if not all(callable(fn) for fn in custom.values()):
             raise ConfigError("custom masks must be callables taking a value")
         schema = _load_schema(schema, custom)
+        self._keyless = keyring is None
         if keyring is None:
             _require_no_keys(schema, custom)
             keyring = _unused_keyring()
@@ -227,7 +228,8 @@ class FieldProtector:
         return key
 
     def __repr__(self) -> str:
-        return f"FieldProtector(rules={len(self._schema.rules)}, keyring={self._keyring!r})"
+        keyring = "None" if self._keyless else repr(self._keyring)
+        return f"FieldProtector(rules={len(self._schema.rules)}, keyring={keyring})"
 
 
 def _load_schema(

@@ -334,3 +334,7 @@ def test_alias_keep_mask_still_remasks_planted_clear_text() -> None:
     assert protector.reveal({"v": "4111111111111111"}, context={}, clearance="restricted") == {
         "v": "************1111"
     }
+
+
+def test_keyless_protector_repr_says_so() -> None:
+    assert repr(FieldProtector({"a": "drop"})) == "FieldProtector(rules=1, keyring=None)"
