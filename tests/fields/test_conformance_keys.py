@@ -366,3 +366,17 @@ def _b64url(raw: bytes) -> str:
 
 def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_keyring_constructor_makes_a_fresh_keyring_like_generate() -> None:
+    assert Keyring().primary_id == "default-v1"
+    keyring = Keyring("orders", usage_limit=5)
+    assert (keyring.primary_id, keyring.usage_limit) == ("orders-v1", 5)
+    assert (
+        keyring._get_primary().material.reveal()
+        != Keyring("orders")._get_primary().material.reveal()
+    )
+    with pytest.raises(KeyringError):
+        Keyring("not.a.name")
+    with pytest.raises(KeyringError):
+        Keyring("orders", usage_limit=0)
