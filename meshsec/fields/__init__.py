@@ -14,6 +14,9 @@ Errors::
     +-- KeyUsageExceededError     the primary key reached its usage bound: rotate
     +-- KeyringError         keyring operation or wrapped keyring invalid
     +-- UnsupportedValueError     a value that cannot round-trip (names the field path)
+    +-- KeyringError
+        +-- KeyringRequiredError  FieldProtector(schema) without keyring= for a schema
+                                  that encrypts, tokenizes or keyed-hashes
 """
 
 from meshsec.fields._cipher import ENVELOPE_PREFIX, FieldCipher, is_envelope
@@ -23,6 +26,7 @@ from meshsec.fields._dlp import DlpLogFilter, Finding, redact, redact_text, scan
 from meshsec.fields._errors import (
     DecryptionError,
     KeyringError,
+    KeyringRequiredError,
     KeyUsageExceededError,
     UnsupportedValueError,
 )
@@ -63,6 +67,7 @@ __all__ = [
     "KeyUsageExceededError",
     "Keyring",
     "KeyringError",
+    "KeyringRequiredError",
     "LocalKeyProvider",
     "Masker",
     "Tokenizer",

@@ -20,7 +20,6 @@ the birthday bound of random nonces matters.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from typing import Final, NoReturn
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from meshsec.fields._b64 import b64d, b64e
 from meshsec.fields._codec import (
     JsonValue,
+    RecordContext,
     canonical_context,
     check_field,
     decode_value,
@@ -71,7 +71,7 @@ class FieldCipher:
     def keyring(self) -> Keyring:
         return self._keyring
 
-    def encrypt(self, value: object, *, field: str, context: Mapping[str, object]) -> str:
+    def encrypt(self, value: object, *, field: str, context: RecordContext) -> str:
         """Encrypt a JSON value under the primary key; return the envelope string.
 
         Raises UnsupportedValueError for values that are not JSON types, and
@@ -92,7 +92,7 @@ class FieldCipher:
         body = b64e(nonce + sealed)
         return f"ms1.{key.key_id}.{body[:_NONCE_TEXT]}.{body[_NONCE_TEXT:]}"
 
-    def decrypt(self, envelope: object, *, field: str, context: Mapping[str, object]) -> JsonValue:
+    def decrypt(self, envelope: object, *, field: str, context: RecordContext) -> JsonValue:
         """Open an envelope written for this ``field`` and ``context``.
 
         Raises DecryptionError (one error, one message) for every failure.

@@ -17,6 +17,7 @@ from meshsec.fields._errors import UnsupportedValueError
 __all__ = [
     "MAX_INT_BITS",
     "JsonValue",
+    "RecordContext",
     "canonical_context",
     "check_field",
     "check_json",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+# A record context: a mapping of names to str, int, bool or None values.
+RecordContext = Mapping[str, object]
 
 _MAX_DEPTH: Final = 64
 # Python refuses to print ints of more than 4300 digits (CVE-2020-10735);
@@ -66,15 +69,17 @@ def check_json(value: object, *, field: str, depth: int = 0) -> None:
     """Accept exactly the JSON types; tuples, bytes, sets, NaN and non-str keys are refused."""
     if depth > _MAX_DEPTH:
         raise UnsupportedValueError(
-            f"value of field {field!r} nests deeper than {_MAX_DEPTH} levels"
+            f"value of field {field!r} nests deeper than {_MAX_DEPTH} levels", field=field
         )
     kind = type(value)
     if kind is float and not math.isfinite(value):  # type: ignore[arg-type]
         raise UnsupportedValueError(
-            f"field {field!r} holds a non-finite float, which JSON cannot carry"
+            f"field {field!r} holds a non-finite float, which JSON cannot carry", field=field
         )
     if kind is int and value.bit_length() > MAX_INT_BITS:  # type: ignore[attr-defined]
-        raise UnsupportedValueError(f"field {field!r} holds an int too large to encode")
+        raise UnsupportedValueError(
+            f"field {field!r} holds an int too large to encode", field=field
+        )
     if kind in (str, int, float, bool, type(None)):
         return
     if kind is list:
@@ -85,17 +90,18 @@ def check_json(value: object, *, field: str, depth: int = 0) -> None:
         for key, item in value.items():  # type: ignore[attr-defined]
             if type(key) is not str:
                 raise UnsupportedValueError(
-                    f"field {field!r} holds a mapping with a non-string key"
+                    f"field {field!r} holds a mapping with a non-string key", field=field
                 )
             check_json(item, field=field, depth=depth + 1)
         return
     raise UnsupportedValueError(
         f"field {field!r} holds a {kind.__name__}; only str, int, float, bool, None, "
-        "list and dict values can be protected"
+        "list and dict values can be protected",
+        field=field,
     )
 
 
-def canonical_context(context: Mapping[str, object]) -> bytes:
+def canonical_context(context: RecordContext) -> bytes:
     """Canonical bytes of a record context: exactly ``json.dumps(context,
     sort_keys=True, ensure_ascii=True, separators=(",", ":"))``.
 
@@ -147,5 +153,5 @@ def _utf8(text: str, field: str) -> bytes:
     except UnicodeEncodeError:
         # Lone surrogates cannot round-trip through UTF-8.
         raise UnsupportedValueError(
-            f"field {field!r} holds a string with a lone surrogate"
+            f"field {field!r} holds a string with a lone surrogate", field=field
         ) from None

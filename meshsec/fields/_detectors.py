@@ -34,6 +34,9 @@ class FindingKind(enum.StrEnum):
     PRIVATE_KEY = "private_key"
     AWS_ACCESS_KEY_ID = "aws_access_key_id"
     SECRET = "secret"  # noqa: S105  # a finding kind name, not a password
+    # Not a detector: a subtree nested deeper than the scan goes. It was not
+    # looked into, so it is reported rather than silently passed as clean.
+    TOO_DEEP = "too_deep"
 
 
 # -- payment cards -----------------------------------------------------------
@@ -275,13 +278,20 @@ _VENDOR_SECRET: Final = re.compile(
     r"|glpat-[A-Za-z0-9_-]{20,}"  # GitLab
     r")(?![A-Za-z0-9_])"
 )
+# A label is a secret word at a word start or a camelCase hump, so that name
+# parts before it count (DB_PASSWORD, AWS_SECRET_ACCESS_KEY, app.secret,
+# csrfToken): a plain \b missed every underscored env-file name.
 _LABELLED: Final = re.compile(
-    r"(?i:\b(?:password|passwd|pwd|passphrase|secret|client[_-]?secret|api[_-]?key|"
-    r"access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key))"
+    r"(?:(?<![A-Za-z0-9])|(?<=[a-z0-9])(?=[A-Z]))"
+    r"(?i:(?:password|passwd|pwd|passphrase|secret|secret[_-]?key|client[_-]?secret|api[_-]?key|"
+    r"access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|private[_-]?key|token|"
+    r"credentials?))"
     r"[\"']?\s*[:=]\s*[\"']?(?P<v>[^\s\"',;<\[{$*]{6,})"
 )
+# A candidate starts where a base64 run starts, or right after '=' (KEY=value):
+# excluding '=' from the left edge, for padding, used to hide every assigned secret.
 _CANDIDATE: Final = re.compile(
-    r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])"
+    r"(?:(?<==)|(?<![A-Za-z0-9+/=_-]))[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])"
 )
 
 

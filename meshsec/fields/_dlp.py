@@ -222,8 +222,13 @@ class _Walker:
         return cleaned
 
     def _container(self, obj: Any, path: _Path, depth: int) -> Any:
-        if id(obj) in self.seen or depth > _MAX_DEPTH:
-            return None if self.rewrite else obj  # a cycle or absurd nesting
+        if id(obj) in self.seen:
+            return None if self.rewrite else obj  # a cycle: its contents are being scanned
+        if depth > _MAX_DEPTH:
+            # Absurd nesting is not scanned (no RecursionError), but a secret
+            # wrapped in 101 lists must not pass as clean: report the cut-off.
+            self.findings.append(Finding(_render(path), FindingKind.TOO_DEEP))
+            return None if self.rewrite else obj
         self.seen.add(id(obj))
         try:
             if isinstance(obj, Mapping):

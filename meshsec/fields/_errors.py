@@ -7,13 +7,22 @@
     +-- KeyUsageExceededError     the primary data key reached its usage bound: rotate
     +-- KeyringError         a keyring operation or a wrapped keyring is invalid
     +-- UnsupportedValueError     a value cannot be protected (names the field path)
+    +-- KeyringError
+        +-- KeyringRequiredError  a schema needs a keyring and none was passed
+                                  (also a ConfigError and a TypeError)
 """
 
 from __future__ import annotations
 
-from meshsec.errors import FieldError
+from meshsec.errors import ConfigError, FieldError
 
-__all__ = ["DecryptionError", "KeyUsageExceededError", "KeyringError", "UnsupportedValueError"]
+__all__ = [
+    "DecryptionError",
+    "KeyUsageExceededError",
+    "KeyringError",
+    "KeyringRequiredError",
+    "UnsupportedValueError",
+]
 
 # One message for every cause (wrong or unknown key id, retired key, tampered,
 # truncated, extended or swapped envelope): distinct messages would be an
@@ -32,6 +41,7 @@ class DecryptionError(FieldError):
     def __init__(self, field: str | None = None) -> None:
         where = f" (field {field!r})" if field is not None else ""
         super().__init__(DECRYPTION_FAILED + where)
+        self.field = field
 
 
 class KeyUsageExceededError(FieldError):
@@ -46,7 +56,27 @@ class KeyringError(FieldError):
     code = "field.keyring_invalid"
 
 
+class KeyringRequiredError(KeyringError, ConfigError, TypeError):
+    """A schema encrypts, tokenizes or keyed-hashes, and no ``keyring=`` was given.
+
+    Also a :class:`~meshsec.errors.ConfigError` (a configuration mistake) and
+    a ``TypeError`` (what Python raises for a missing required argument).
+    """
+
+    code = "field.keyring_required"
+
+
 class UnsupportedValueError(FieldError):
     """A value of a type that cannot round-trip (not str/int/float/bool/None/list/dict)."""
 
     code = "field.unsupported_value"
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        #: The field path (as the caller or the schema wrote it), when one applies.
+        self.field = field
+
+    @property
+    def path(self) -> str | None:
+        """Alias of :attr:`field`: the field path of the unsupported value."""
+        return self.field

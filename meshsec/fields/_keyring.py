@@ -73,19 +73,28 @@ class Keyring:
     with :class:`DecryptionError`). A keyring leaves the process only wrapped
     by a :class:`KeyProvider` (:meth:`to_wrapped`). Thread-safe.
 
-    Build one with :meth:`generate` or :meth:`from_wrapped`; the constructor
-    is for those two.
+    Build one with :meth:`generate` or :meth:`from_wrapped`. ``Keyring()`` or
+    ``Keyring("orders")`` is the same as :meth:`generate`; ``keys`` and
+    ``primary`` are for those two constructors only.
     """
 
     def __init__(
         self,
+        name: str = "default",
         *,
-        name: str,
-        keys: list[_DataKey],
-        primary: str,
+        keys: list[_DataKey] | None = None,
+        primary: str | None = None,
         usage_limit: int = DEFAULT_USAGE_LIMIT,
         clock: Clock = system_clock,
     ) -> None:
+        if keys is None:
+            # A fresh keyring, exactly as generate() makes one.
+            _check_name(name)
+            _check_limit(usage_limit)
+            keys = [_new_key(name, 1, clock)]
+            primary = keys[0].key_id
+        if primary is None:
+            raise KeyringError("a keyring built from keys needs its primary key id")
         self._name, self._usage_limit, self._clock = name, usage_limit, clock
         self._keys: dict[str, _DataKey] = {k.key_id: k for k in keys}
         self._primary = self._keys[primary]
@@ -101,12 +110,7 @@ class Keyring:
         clock: Clock = system_clock,
     ) -> Keyring:
         """A new keyring with one fresh random key, ``<name>-v1``, as primary."""
-        _check_name(name)
-        _check_limit(usage_limit)
-        first = _new_key(name, 1, clock)
-        return cls(
-            name=name, keys=[first], primary=first.key_id, usage_limit=usage_limit, clock=clock
-        )
+        return cls(name, usage_limit=usage_limit, clock=clock)
 
     # -- facts -------------------------------------------------------------
 

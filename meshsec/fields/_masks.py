@@ -36,12 +36,15 @@ __all__ = [
 
 Masker = Callable[[object], object]
 MASK_CHAR: Final = "*"
-_KEEP: Final = re.compile(r"(first|last)(?::|)(\d{1,3})")
+# "last4", "last:4" and the issue's spelling "keep_last:4" / "keep_last_4".
+_KEEP: Final = re.compile(r"(?:keep_)?(first|last)(?::|_|)(\d{1,3})")
 # What mask_email shows of a domain: dot-separated labels of letters, digits
 # and '-' (IDN letters too). Anything else ("b.com and card 4111 ...") is not
 # a domain, and showing it would leak the rest of the value.
 _DOMAIN: Final = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)*[^\W_](?:[\w-]*[^\W_])?")
 _LOCAL: Final = re.compile(r"\S+")
+# Other spellings of the keyed-hash operator (the issue calls it "keyed hash").
+_ALIASES: Final = {"keyed_hash": "hash", "hmac": "hash"}
 
 
 def mask_redact(value: object) -> str:
@@ -117,8 +120,11 @@ def mask_email(value: object) -> str | None:
     return f"{shown}***@{domain}"
 
 
-def mask_keyed_hash(key: bytes | Secret[bytes], *, size: int = 16) -> Masker:
-    """A keyed HMAC-SHA256 pseudonym (never a bare hash, which a dictionary reverses)."""
+def mask_keyed_hash(key: bytes | str | Secret[bytes] | Secret[str], *, size: int = 16) -> Masker:
+    """A keyed HMAC-SHA256 pseudonym (never a bare hash, which a dictionary reverses).
+
+    ``key`` is bytes (at least 16, random; not a password string); ConfigError otherwise.
+    """
     raw = key.reveal() if isinstance(key, Secret) else key
     if not isinstance(raw, bytes) or len(raw) < 16:
         raise ConfigError("a keyed-hash mask needs a key of at least 16 bytes")
@@ -138,8 +144,9 @@ def parse_mask(
     custom: Mapping[str, Masker] | None = None,
     hash_key: Callable[[], bytes] | None = None,
 ) -> Masker:
-    """The operator named by ``spec``: ``redact``, ``null``, ``email``, ``hash``,
-    ``first:N``/``firstN``, ``last:N``/``lastN``, ``fixed:TEXT`` or a name in ``custom``.
+    """The operator named by ``spec``: ``redact``, ``null``, ``email``, ``hash``
+    (also ``keyed_hash``), ``first:N``/``firstN``/``keep_first:N``,
+    ``last:N``/``lastN``/``keep_last:N``, ``fixed:TEXT`` or a name in ``custom``.
 
     ``hash`` needs ``hash_key`` (a callable giving the HMAC key). Raises
     ConfigError for an unknown operator.
@@ -151,6 +158,7 @@ def parse_mask(
     builtin = {"redact": mask_redact, "null": mask_null, "email": mask_email}
     if spec in builtin:
         return builtin[spec]
+    spec = _ALIASES.get(spec, spec)
     if spec.startswith("fixed:"):
         return mask_fixed(spec[len("fixed:") :])
     keep = _KEEP.fullmatch(spec)
@@ -160,6 +168,17 @@ def parse_mask(
     if spec == "hash" and hash_key is not None:
         return _lazy_hash(hash_key)
     raise ConfigError(f"unknown mask operator {spec!r}")
+
+
+def canonical_mask(spec: str) -> str:
+    """The usual spelling of an operator alias (``keep_last:4`` -> ``last:4``,
+    ``keyed_hash`` -> ``hash``); any other ``spec`` unchanged."""
+    if spec in _ALIASES:
+        return _ALIASES[spec]
+    keep = _KEEP.fullmatch(spec)
+    if keep and (spec.startswith("keep_") or "_" in spec):
+        return f"{keep.group(1)}:{keep.group(2)}"
+    return spec
 
 
 def _lazy_hash(hash_key: Callable[[], bytes]) -> Masker:

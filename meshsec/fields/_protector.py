@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
@@ -13,8 +14,8 @@ from meshsec.errors import ConfigError, FieldError, MeshsecError
 from meshsec.fields import _audit
 from meshsec.fields._cipher import FieldCipher
 from meshsec.fields._classification import Classification
-from meshsec.fields._codec import canonical_context, check_json
-from meshsec.fields._errors import DecryptionError, UnsupportedValueError
+from meshsec.fields._codec import RecordContext, canonical_context, check_json
+from meshsec.fields._errors import DecryptionError, KeyringRequiredError, UnsupportedValueError
 from meshsec.fields._keyring import Keyring
 from meshsec.fields._masks import Masker, parse_mask
 from meshsec.fields._schema import ANY_KEY, EACH, KEY, Action, FieldRule, FieldSchema, Step
@@ -44,16 +45,25 @@ class FieldProtector:
 
     def __init__(
         self,
-        schema: FieldSchema | Mapping[str, Any],
+        schema: FieldSchema | Mapping[str, Any] | str | os.PathLike[str],
+        keyring: Keyring | None = None,
         *,
-        keyring: Keyring,
         masks: Mapping[str, Masker] | None = None,
     ) -> None:
+        """``schema`` is a :class:`FieldSchema`, a mapping, JSON or YAML text, or
+        a path to a ``.json``/``.yaml`` file. ``keyring`` may be left out only
+        when no rule encrypts, tokenizes or uses ``mask:hash``; otherwise
+        KeyringRequiredError names the first such path."""
         custom = dict(masks or {})
         if not all(callable(fn) for fn in custom.values()):
             raise ConfigError("custom masks must be callables taking a value")
-        if not isinstance(schema, FieldSchema):
-            schema = FieldSchema.parse(schema, masks=custom)
+        schema = _load_schema(schema, custom)
+        self._keyless = keyring is None
+        if keyring is None:
+            _require_no_keys(schema, custom)
+            keyring = _unused_keyring()
+        elif not isinstance(keyring, Keyring):
+            raise TypeError("FieldProtector keyring= must be a meshsec.fields.Keyring")
         self._schema = schema
         self._keyring = keyring
         self._cipher = FieldCipher(keyring)
@@ -77,7 +87,7 @@ class FieldProtector:
 
     # -- public operations -----------------------------------------------------
 
-    def protect(self, record: Any, *, context: Mapping[str, object]) -> Any:
+    def protect(self, record: Any, *, context: RecordContext) -> Any:
         """A protected copy of ``record``; raises UnsupportedValueError naming the path."""
         context_bytes = canonical_context(context)
         out = _copy(record)
@@ -94,7 +104,7 @@ class FieldProtector:
         self,
         record: Any,
         *,
-        context: Mapping[str, object],
+        context: RecordContext,
         clearance: Classification | str,
     ) -> Any:
         """A copy with fields at or below ``clearance`` in clear and the rest masked.
@@ -122,7 +132,7 @@ class FieldProtector:
         _reveal_event(Outcome.SUCCESS, level, shown, hidden)
         return out
 
-    def rotate(self, record: Any, *, context: Mapping[str, object]) -> Any:
+    def rotate(self, record: Any, *, context: RecordContext) -> Any:
         """A copy whose envelopes and reversible tokens all use the primary key."""
         context_bytes = canonical_context(context)
         out = _copy(record)
@@ -218,7 +228,40 @@ class FieldProtector:
         return key
 
     def __repr__(self) -> str:
-        return f"FieldProtector(rules={len(self._schema.rules)}, keyring={self._keyring!r})"
+        keyring = "None" if self._keyless else repr(self._keyring)
+        return f"FieldProtector(rules={len(self._schema.rules)}, keyring={keyring})"
+
+
+def _load_schema(
+    schema: FieldSchema | Mapping[str, Any] | str | os.PathLike[str], custom: Mapping[str, Masker]
+) -> FieldSchema:
+    if isinstance(schema, FieldSchema):
+        return schema
+    if isinstance(schema, os.PathLike):
+        return FieldSchema.load(os.fspath(schema), masks=custom)
+    if isinstance(schema, str):
+        if schema.lstrip().startswith("{"):
+            return FieldSchema.from_json(schema, masks=custom)
+        return FieldSchema.from_yaml(schema, masks=custom)
+    return FieldSchema.parse(schema, masks=custom)
+
+
+def _unused_keyring() -> Keyring:
+    # A schema of masks and drops never touches a key; a fresh keyring keeps
+    # every code path typed without a None check and is never written out.
+    return Keyring.generate("unused")
+
+
+def _require_no_keys(schema: FieldSchema, custom: Mapping[str, Masker]) -> None:
+    for rule in schema.rules:
+        keyed = rule.action in (Action.ENCRYPT, Action.TOKENIZE, Action.TOKENIZE_IRREVERSIBLE)
+        if keyed or (rule.action == Action.MASK and rule.mask == "hash" and "hash" not in custom):
+            action = f"mask:{rule.mask}" if rule.action == Action.MASK else rule.action
+            raise KeyringRequiredError(
+                f"schema path {rule.path!r} uses {action!r}, which needs keys: pass "
+                "FieldProtector(schema, keyring=Keyring.generate(name)) or a keyring "
+                "loaded with Keyring.from_wrapped(document, provider)"
+            )
 
 
 def _remaskable(spec: str | None) -> bool:

@@ -115,7 +115,11 @@ class LocalKeyProvider:
     def from_file(
         cls, path: str | os.PathLike[str], *, previous: Iterable[str | os.PathLike[str]] = ()
     ) -> LocalKeyProvider:
-        """Load the master key from a file holding its text; ``previous`` lists old key files."""
+        """Load the master key from a file; ``previous`` lists old key files.
+
+        The file holds the ``msk1:...`` text (trailing newline allowed) or
+        exactly 32 raw random bytes (``head -c 32 /dev/urandom > master.key``).
+        """
         return cls(_read(path), previous=[_read(old) for old in previous])
 
     def export_master_key(self) -> Secret[str]:
@@ -193,7 +197,15 @@ def _env(name: str) -> str:
 
 def _read(path: str | os.PathLike[str]) -> str:
     try:
-        return Path(path).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError):
+        data = Path(path).read_bytes()
+    except OSError:
+        raise ConfigError(f"cannot read master key file {os.fspath(path)!r}") from None
+    if len(data) == 32 and not all(0x20 <= b < 0x7F for b in data):
+        # 32 raw random bytes. A 32-character printable text is refused
+        # below instead: that is a password, not a key.
+        return _MASTER_PREFIX + b64e(data)
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
         # No chained cause: a decode error would quote a byte of the key.
         raise ConfigError(f"cannot read master key file {os.fspath(path)!r}") from None

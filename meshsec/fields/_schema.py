@@ -27,7 +27,7 @@ import attrs
 
 from meshsec.errors import ConfigError
 from meshsec.fields._classification import Classification
-from meshsec.fields._masks import mask_redact, parse_mask
+from meshsec.fields._masks import canonical_mask, mask_redact, parse_mask
 
 __all__ = ["Action", "FieldRule", "FieldSchema"]
 
@@ -173,6 +173,8 @@ def parse_path(path: object) -> tuple[Step, ...]:
 
 
 def _unwrap(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    if "fields" in document and isinstance(document["fields"], list):
+        document = {**document, "fields": _rule_list(document["fields"])}
     if "fields" in document and isinstance(document["fields"], Mapping):
         extra = set(document) - {"fields", "version"}
         if extra:
@@ -183,6 +185,19 @@ def _unwrap(document: Mapping[str, Any]) -> Mapping[str, Any]:
         fields: Mapping[str, Any] = document["fields"]
         return fields
     return document
+
+
+def _rule_list(entries: list[Any]) -> dict[str, Any]:
+    """``fields: [{path: a.b, action: encrypt, ...}, ...]`` as the mapping form."""
+    fields: dict[str, Any] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str):
+            raise ConfigError("each entry of a 'fields' list is a mapping with a 'path'")
+        path = entry["path"]
+        if path in fields:
+            raise ConfigError(f"duplicate key {path!r}")  # as for a mapping written twice
+        fields[path] = {k: v for k, v in entry.items() if k != "path"}
+    return fields
 
 
 def _rule(path: str, spec: object, custom: set[str]) -> FieldRule:
@@ -196,6 +211,8 @@ def _rule(path: str, spec: object, custom: set[str]) -> FieldRule:
         raise ConfigError(f"field {path!r}: unknown rule keys {sorted(unknown)}")
     action, mask = _action(path, spec.get("action"), custom)
     reveal_mask = spec.get("reveal_mask")
+    if isinstance(reveal_mask, str) and reveal_mask not in custom:
+        reveal_mask = canonical_mask(reveal_mask)
     _check_reveal_mask(path, action, reveal_mask, custom)
     if action == Action.ENCRYPT and reveal_mask is None:
         reveal_mask = "redact"
@@ -214,12 +231,17 @@ def _rule(path: str, spec: object, custom: set[str]) -> FieldRule:
 
 
 def _action(path: str, action: object, custom: set[str]) -> tuple[str, str | None]:
-    if action == "tokenize:hmac":
+    if action in ("tokenize:hmac", "tokenize_irreversible"):
         action = Action.TOKENIZE_IRREVERSIBLE
+    elif action in ("tokenize:reversible", "tokenize:siv"):
+        action = Action.TOKENIZE
     if action in _ACTIONS:
         return str(action), None
     if isinstance(action, str) and action.startswith("mask:"):
         operator = action[len("mask:") :]
+        if operator not in custom:
+            # One spelling per operator, so reveal knows which masks to re-apply.
+            operator = canonical_mask(operator)
         _check_operator(path, operator, custom)
         return Action.MASK, operator
     raise ConfigError(

@@ -17,9 +17,10 @@ length + 16). It does not leak the value, order, or equality across fields.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
-from typing import Final, NoReturn
+from typing import Final, Literal, NoReturn
 
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
@@ -35,6 +36,10 @@ _SIV_PREFIX: Final = "mt1"
 _HMAC_PREFIX: Final = "mh1"
 
 
+class _Unset(enum.Enum):
+    UNSET = enum.auto()  # reversible= not passed (an explicit None is refused)
+
+
 class Tokenizer:
     """Deterministic, per-field tokens from a :class:`Keyring`.
 
@@ -46,13 +51,19 @@ class Tokenizer:
 
     __slots__ = ("_keyring", "_reversible")
 
-    def __init__(self, keyring: Keyring, *, reversible: bool = True) -> None:
+    def __init__(
+        self,
+        keyring: Keyring,
+        *,
+        reversible: bool | Literal[_Unset.UNSET] = _Unset.UNSET,
+        mode: str | None = None,
+    ) -> None:
+        """``Tokenizer(keyring)`` is reversible (AES-SIV). Choose the mode with
+        ``reversible=False`` or, by name, ``mode="irreversible"`` (HMAC-SHA256);
+        ConfigError for anything else or for the two disagreeing."""
         if not isinstance(keyring, Keyring):
             raise TypeError("Tokenizer needs a meshsec.fields.Keyring")
-        if type(reversible) is not bool:
-            # bool("false") is True: a string from configuration must not pick the mode.
-            raise ConfigError("reversible must be True or False")
-        self._keyring, self._reversible = keyring, reversible
+        self._keyring, self._reversible = keyring, _choose_mode(reversible, mode)
 
     @property
     def reversible(self) -> bool:
@@ -112,6 +123,23 @@ class Tokenizer:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("Tokenizer holds data keys and cannot be pickled")
+
+
+_MODES: Final = {"reversible": True, "irreversible": False}
+
+
+def _choose_mode(reversible: object, mode: object) -> bool:
+    if reversible is not _Unset.UNSET and type(reversible) is not bool:
+        # bool("false") is True: a string from configuration must not pick the mode.
+        raise ConfigError("reversible must be True or False")
+    if mode is not None and (not isinstance(mode, str) or mode not in _MODES):
+        raise ConfigError("mode must be 'reversible' (AES-SIV) or 'irreversible' (HMAC-SHA256)")
+    by_name = None if mode is None else _MODES[mode]
+    if reversible is _Unset.UNSET:
+        return True if by_name is None else by_name
+    if by_name is not None and reversible is not by_name:
+        raise ConfigError("reversible= and mode= name different tokenizer modes")
+    return reversible is True
 
 
 def _aad(key_id: str, field: str) -> bytes:

@@ -134,7 +134,22 @@ def test_cycles_and_deep_nesting_do_not_crash() -> None:
     deep: object = "ada@example.com"
     for _ in range(300):
         deep = [deep]
-    assert scan(deep) == []  # beyond the depth bound: skipped, not a RecursionError
+    # Beyond the depth bound nothing is scanned (no RecursionError), but the
+    # unscanned subtree is reported at its cut-off path, never passed as clean.
+    assert scan(deep) == [Finding("$" + "[0]" * 101, FindingKind.TOO_DEEP)]
+
+
+def test_secret_wrapped_in_many_lists_is_not_passed_as_clean() -> None:
+    # The open item from review: a secret below the depth bound used to give no finding.
+    for depth in (101, 102, 150):
+        deep: object = "AKIAIOSFODNN7EXAMPLE"
+        for _ in range(depth):
+            deep = [deep]
+        assert scan(deep), depth
+    shallow: object = "tame"
+    for _ in range(100):
+        shallow = [shallow]
+    assert scan(shallow) == []  # within the bound: scanned and clean
 
 
 @given(text=st.text())
