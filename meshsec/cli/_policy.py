@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,10 @@ from typing import Any
 
 from meshsec.policy import Engine, PolicyConfigError, PolicySet
 from meshsec.policy._model import load_document
+from meshsec.secret import Secret
+
+# The same default as ``meshsec keys``, so a key made there signs here in a script.
+_PASSPHRASE_ENV = "MESHSEC_KEY_PASSPHRASE"  # noqa: S105  a variable name, not a secret
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +42,11 @@ def register(subparsers: Any) -> None:
     sign.add_argument("file", type=Path)
     sign.add_argument("--key", type=Path, required=True, help="PEM private key file")
     sign.add_argument(
-        "--passphrase-env", metavar="VAR", help="environment variable holding the key passphrase"
+        "--passphrase-env",
+        metavar="VAR",
+        default=_PASSPHRASE_ENV,
+        help=f"variable holding the key passphrase (default {_PASSPHRASE_ENV}); "
+        "asked on a terminal when unset",
     )
     sign.add_argument("-o", "--output", type=Path, help="bundle file (default: standard output)")
     sign.set_defaults(handler=_sign)
@@ -125,18 +134,28 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _passphrase(args: argparse.Namespace, data: bytes) -> Secret[str] | None:
+    if b"ENCRYPTED PRIVATE KEY" not in data:
+        return None
+    value = os.environ.get(args.passphrase_env)
+    if value:
+        return Secret(value)
+    # Never block a script on a prompt: without a terminal, say what to set.
+    if not sys.stdin.isatty():
+        raise PolicyConfigError(
+            f"the key is encrypted: set {args.passphrase_env} to its passphrase"
+        )
+    return Secret(getpass.getpass("key passphrase: "))
+
+
 def _sign(args: argparse.Namespace) -> int:
     from meshsec.tokens import SigningKey
 
-    passphrase = None
-    if args.passphrase_env:
-        passphrase = os.environ.get(args.passphrase_env)
-        if passphrase is None:
-            raise PolicyConfigError(f"environment variable {args.passphrase_env} is not set")
     try:
-        key = SigningKey.load(args.key, passphrase=passphrase)
+        data = args.key.read_bytes()
     except OSError as exc:
         raise PolicyConfigError(f"cannot read key {args.key}: {exc.strerror}") from None
+    key = SigningKey.from_pem(data, passphrase=_passphrase(args, data))
     bundle = _load(args.file).to_bundle(key)
     if args.output is None:
         sys.stdout.write(bundle.decode("utf-8"))
