@@ -174,3 +174,16 @@ def test_engine_and_cedar_agree_on_the_equivalent_policy() -> None:
             engine.decide(subject, action, resource).allowed
             == cedar.decide(subject, action, resource).allowed
         ), (subject, resource)
+
+
+@pytest.mark.parametrize("as_str", [True, False])
+def test_cedar_from_files_takes_one_path_or_a_list(tmp_path, as_str) -> None:
+    pytest.importorskip("cedarpy", reason="the cedar extra (cedarpy) is not installed")
+    policy_file = tmp_path / "policy.cedar"
+    policy_file.write_text(CEDAR)
+    one = str(policy_file) if as_str else policy_file
+    alice = Subject(principal="alice", claims={"dept": "ops"})
+    doc = Resource(type="doc", id="1", attributes={"owner": "ops"})
+    for authorizer in (CedarAuthorizer.from_files(one), CedarAuthorizer.from_files([one])):
+        assert authorizer.decide(alice, "read", doc).allowed
+        assert not authorizer.decide("bob", "read", doc).allowed

@@ -602,12 +602,22 @@ def test_authorization_audit_events_and_sampling() -> None:
     assert event.attributes["decision_id"] == denied.decision_id
     assert event.attributes["policy_version"] == policy.version_id
     assert "rule_id" in event.attributes
-    assert event.correlation_id is None or isinstance(event.correlation_id, str)
     with audit.capture() as events:
         Engine(policy).decide("a", "read", "t:1")
     assert len(events) == 1
     assert events[0].attributes["rule_id"] == "r"
     assert CorrelationContext is not None
+
+
+def test_authorization_event_carries_the_correlation_id() -> None:
+    from meshsec import correlation
+
+    policy = PolicySet.from_dict({"version": 1, "rules": []})
+    with correlation.scope(), audit.capture() as events:
+        Engine(policy).decide("a", "read", "t:1")
+        expected = correlation.current_id()
+    assert expected
+    assert events[0].correlation_id == expected
 
 
 def test_bundle_round_trip_and_tamper(tmp_path, issue_policy) -> None:
