@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -743,3 +746,47 @@ def test_documented_cases_and_request_examples_run(policy_yaml, tmp_path, capsys
     # No time in the request: the outcome follows the wall clock, the trace does not.
     assert "] orders-may-charge (allow, enforce)" in out
     assert "context.time" in out
+
+
+def test_real_command_exit_statuses(policy_yaml, tmp_path) -> None:
+    """The installed ``meshsec`` entry point: 0 ok, 1 on a case mismatch, 2 on an error."""
+
+    def run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from meshsec.cli import main; sys.exit(main())",
+                *argv,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+
+    assert run("policy", "check", str(policy_yaml)).returncode == 0
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(CASES_YAML.replace("expect: allow", "expect: deny"))
+    failed = run("policy", "test", str(policy_yaml), str(cases))
+    assert failed.returncode == 1
+    assert "expected effect: deny" in failed.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(ISSUE_YAML.replace("op: lt", "op: less"))
+    broken = run("policy", "check", str(bad))
+    assert broken.returncode == 2
+    assert "error [policy.invalid]" in broken.stderr
+    assert "orders-may-charge" in broken.stderr
+    # sign in a script: no terminal, passphrase from the default variable.
+    key_file = tmp_path / "key.pem"
+    SigningKey.generate().save(key_file, passphrase="s3cret pass")
+    env = {k: v for k, v in os.environ.items() if k != "MESHSEC_KEY_PASSPHRASE"}
+    no_pass = run("policy", "sign", str(policy_yaml), "--key", str(key_file), env=env)
+    assert no_pass.returncode == 2
+    assert "MESHSEC_KEY_PASSPHRASE" in no_pass.stderr
+    env["MESHSEC_KEY_PASSPHRASE"] = "s3cret pass"
+    signed = run("policy", "sign", str(policy_yaml), "--key", str(key_file), env=env)
+    assert signed.returncode == 0, signed.stderr
+    assert json.loads(signed.stdout)["format"] == "meshsec-policy-bundle/1"
