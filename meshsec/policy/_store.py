@@ -125,7 +125,10 @@ class PolicyStore:
 
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001, S112  a surprise must not end hot reload for good
+                continue
 
     # -- loading --------------------------------------------------------------
 
@@ -160,9 +163,23 @@ class PolicyStore:
                 "previous_version": previous.version_id if previous else None,
             },
         )
-        for listener in list(self._listeners):
-            listener(policy)
+        self._notify(policy)
         return True
+
+    def _notify(self, policy: PolicySet) -> None:
+        # One failing subscriber must not keep the others (an Engine among
+        # them) on the old policy, nor end the polling thread.
+        for listener in list(self._listeners):
+            try:
+                listener(policy)
+            except Exception as exc:  # noqa: BLE001  reported, then the next subscriber runs
+                _audit.configuration(
+                    ok=False,
+                    action="policy.subscriber",
+                    target=self._display,
+                    reason=getattr(exc, "code", None) or "policy.invalid",
+                    attributes={"version": policy.version_id, "error": type(exc).__name__},
+                )
 
     def _parse(self, data: bytes) -> PolicySet:
         if self._keys is not None:

@@ -790,3 +790,35 @@ def test_real_command_exit_statuses(policy_yaml, tmp_path) -> None:
     signed = run("policy", "sign", str(policy_yaml), "--key", str(key_file), env=env)
     assert signed.returncode == 0, signed.stderr
     assert json.loads(signed.stdout)["format"] == "meshsec-policy-bundle/1"
+
+
+def test_failing_subscriber_does_not_keep_the_engine_on_the_old_policy(tmp_path) -> None:
+    path = tmp_path / "p.json"
+    doc = {
+        "version": 1,
+        "rules": [
+            {
+                "id": "r",
+                "effect": "allow",
+                "principals": ["*"],
+                "actions": ["*"],
+                "resources": ["*"],
+            }
+        ],
+    }
+    path.write_text(json.dumps(doc))
+    with PolicyStore(path) as store:
+
+        def broken(_policy: PolicySet) -> None:
+            raise RuntimeError("subscriber bug")
+
+        store.subscribe(broken)
+        engine = Engine(store)  # subscribes after the broken one
+        doc["rules"][0]["effect"] = "deny"
+        path.write_text(json.dumps(doc))
+        with audit.capture() as events:
+            assert store.poll() is True
+        assert not engine.decide("a", "read", "t:1").allowed
+        assert engine.policy_version == store.current.version_id
+        failures = [e for e in events if e.outcome == audit.Outcome.FAILURE]
+        assert [e.action for e in failures] == ["policy.subscriber"]
