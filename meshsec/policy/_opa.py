@@ -22,6 +22,7 @@ from meshsec.policy._errors import PolicyConfigError
 from meshsec.policy._external import ExternalDecisions
 from meshsec.policy._paths import normalize_path
 from meshsec.policy._request import ResourceLike, SubjectLike, thaw, to_resource, to_subject
+from meshsec.policy._timeouts import timeout_pair
 
 _PATH = re.compile(r"[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*")
 _LOOPBACK = frozenset(("127.0.0.1", "::1", "localhost"))
@@ -37,7 +38,7 @@ class OpaAuthorizer:
 
     Plain ``http://`` is accepted only for a loopback sidecar (127.0.0.1,
     ::1, localhost) unless ``unsafe_allow_http=True``. ``timeout`` is
-    (connect, read) seconds.
+    (connect, read) seconds, or one number for both.
     """
 
     def __init__(
@@ -45,7 +46,7 @@ class OpaAuthorizer:
         url: str,
         path: str | None = None,
         *,
-        timeout: tuple[float, float] = (1.0, 2.0),
+        timeout: float | tuple[float, float] = (1.0, 2.0),
         ca_bundle: str | None = None,
         unsafe_allow_http: bool = False,
     ) -> None:
@@ -73,7 +74,7 @@ class OpaAuthorizer:
         if not _PATH.fullmatch(path.strip("/")):
             raise PolicyConfigError("OpaAuthorizer path must look like 'package/rule'")
         self._endpoint = f"{url.rstrip('/')}/v1/data/{path.strip('/')}"
-        self._timeout = timeout
+        self._timeout = timeout_pair(timeout, "OpaAuthorizer timeout")
         # Certificates are always verified: against ca_bundle, else the system store.
         self._verify: str | bool = ca_bundle if ca_bundle is not None else True
         self._session: Any = None

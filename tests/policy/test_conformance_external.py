@@ -18,6 +18,7 @@ from meshsec.policy import (
     OpaAuthorizer,
     PolicyConfigError,
     PolicySet,
+    PolicyStore,
     Resource,
     Subject,
     check,
@@ -187,3 +188,23 @@ def test_cedar_from_files_takes_one_path_or_a_list(tmp_path, as_str) -> None:
     for authorizer in (CedarAuthorizer.from_files(one), CedarAuthorizer.from_files([one])):
         assert authorizer.decide(alice, "read", doc).allowed
         assert not authorizer.decide("bob", "read", doc).allowed
+
+
+def test_opa_timeout_as_one_number_still_reaches_the_server() -> None:
+    seen: list[Any] = []
+    with (
+        opa_server({"authz/allow": {"result": True}}, seen) as base,
+        OpaAuthorizer(base, "authz/allow", timeout=2.0) as opa,
+    ):
+        assert opa.decide("alice", "read", "doc:1").allowed
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), float("inf"), "2", (1.0,), True])
+def test_bad_timeouts_are_refused_at_construction(timeout, tmp_path) -> None:
+    with pytest.raises(PolicyConfigError):
+        OpaAuthorizer("http://127.0.0.1:1", "authz/allow", timeout=timeout)
+    path = tmp_path / "p.json"
+    path.write_text('{"version": 1, "rules": []}')
+    with pytest.raises(PolicyConfigError):
+        PolicyStore(path, timeout=timeout)
