@@ -11,6 +11,7 @@ from typing import Any
 
 from meshsec.policy import Engine, PolicyConfigError, PolicySet
 from meshsec.policy._model import load_document
+from meshsec.policy._request import thaw
 from meshsec.secret import Secret
 
 # The same default as ``meshsec keys``, so a key made there signs here in a script.
@@ -88,9 +89,16 @@ def _expected(doc: Any, where: str) -> dict[str, Any]:
     if doc in ("allow", "deny"):
         return {"effect": doc}
     # An empty mapping would expect nothing and pass whatever the policy does.
-    if isinstance(doc, dict) and doc and set(doc) <= {"effect", "rule_id", "dry_run"}:
+    if isinstance(doc, dict) and doc and set(doc) <= _EXPECTABLE:
+        if "allowed" in doc and not isinstance(doc["allowed"], bool):
+            raise PolicyConfigError(f"{where}.expect.allowed: must be true or false")
         return dict(doc)
-    raise PolicyConfigError(f"{where}.expect: 'allow', 'deny' or {{effect, rule_id, dry_run}}")
+    raise PolicyConfigError(
+        f"{where}.expect: 'allow', 'deny' or a mapping of {', '.join(sorted(_EXPECTABLE))}"
+    )
+
+
+_EXPECTABLE = frozenset(("allowed", "effect", "rule_id", "dry_run", "obligations"))
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -108,9 +116,11 @@ def _test(args: argparse.Namespace) -> int:
         expected = _expected(case.get("expect"), where)
         decision = engine.decide(**_request(case.get("request"), where))
         actual = {
+            "allowed": decision.allowed,
             "effect": decision.effect,
             "rule_id": decision.rule_id,
             "dry_run": decision.dry_run,
+            "obligations": thaw(decision.obligations),
         }
         wrong = {k: v for k, v in expected.items() if actual[k] != v}
         if wrong:

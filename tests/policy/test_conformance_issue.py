@@ -822,3 +822,18 @@ def test_failing_subscriber_does_not_keep_the_engine_on_the_old_policy(tmp_path)
         assert engine.policy_version == store.current.version_id
         failures = [e for e in events if e.outcome == audit.Outcome.FAILURE]
         assert [e.action for e in failures] == ["policy.subscriber"]
+
+
+def test_cli_test_expect_allowed_and_obligations(policy_yaml, tmp_path, capsys) -> None:
+    cases = tmp_path / "cases.yaml"
+    good = CASES_YAML.replace(
+        "expect: allow", "expect: {allowed: true, obligations: {clearance: confidential}}"
+    )
+    cases.write_text(good)
+    assert cli("policy", "test", str(policy_yaml), str(cases)) == 0
+    cases.write_text(good.replace("clearance: confidential", "clearance: public"))
+    assert cli("policy", "test", str(policy_yaml), str(cases)) == 1
+    assert "- expected obligations: {'clearance': 'public'}" in capsys.readouterr().out
+    cases.write_text(good.replace("allowed: true", "allowed: yes please"))
+    with pytest.raises(PolicyConfigError):
+        cli("policy", "test", str(policy_yaml), str(cases))
