@@ -837,3 +837,32 @@ def test_cli_test_expect_allowed_and_obligations(policy_yaml, tmp_path, capsys) 
     cases.write_text(good.replace("allowed: true", "allowed: yes please"))
     with pytest.raises(PolicyConfigError):
         cli("policy", "test", str(policy_yaml), str(cases))
+
+
+def test_dry_run_would_deny_is_never_sampled_away() -> None:
+    rules = [
+        {
+            "id": "read",
+            "effect": "allow",
+            "principals": ["*"],
+            "actions": ["read"],
+            "resources": ["*"],
+        },
+        {
+            "id": "watch",
+            "effect": "deny",
+            "mode": "dry_run",
+            "principals": ["*"],
+            "actions": ["read"],
+            "resources": ["doc:secret"],
+        },
+    ]
+    engine = Engine(PolicySet.from_dict({"version": 1, "rules": rules}), allow_sample_rate=0.0)
+    with audit.capture() as events:
+        for _ in range(5):
+            engine.decide("a", "read", "doc:public")
+        watched = engine.decide("a", "read", "doc:secret")
+    assert watched.allowed
+    assert len(events) == 1
+    assert events[0].attributes["dry_run"] == "would deny"
+    assert events[0].attributes["decision_id"] == watched.decision_id
