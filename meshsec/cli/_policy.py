@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,11 @@ from typing import Any
 
 from meshsec.policy import Engine, PolicyConfigError, PolicySet
 from meshsec.policy._model import load_document
+from meshsec.policy._request import thaw
+from meshsec.secret import Secret
+
+# The same default as ``meshsec keys``, so a key made there signs here in a script.
+_PASSPHRASE_ENV = "MESHSEC_KEY_PASSPHRASE"  # noqa: S105  a variable name, not a secret
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +43,11 @@ def register(subparsers: Any) -> None:
     sign.add_argument("file", type=Path)
     sign.add_argument("--key", type=Path, required=True, help="PEM private key file")
     sign.add_argument(
-        "--passphrase-env", metavar="VAR", help="environment variable holding the key passphrase"
+        "--passphrase-env",
+        metavar="VAR",
+        default=_PASSPHRASE_ENV,
+        help=f"variable holding the key passphrase (default {_PASSPHRASE_ENV}); "
+        "asked on a terminal when unset",
     )
     sign.add_argument("-o", "--output", type=Path, help="bundle file (default: standard output)")
     sign.set_defaults(handler=_sign)
@@ -79,9 +89,16 @@ def _expected(doc: Any, where: str) -> dict[str, Any]:
     if doc in ("allow", "deny"):
         return {"effect": doc}
     # An empty mapping would expect nothing and pass whatever the policy does.
-    if isinstance(doc, dict) and doc and set(doc) <= {"effect", "rule_id", "dry_run"}:
+    if isinstance(doc, dict) and doc and set(doc) <= _EXPECTABLE:
+        if "allowed" in doc and not isinstance(doc["allowed"], bool):
+            raise PolicyConfigError(f"{where}.expect.allowed: must be true or false")
         return dict(doc)
-    raise PolicyConfigError(f"{where}.expect: 'allow', 'deny' or {{effect, rule_id, dry_run}}")
+    raise PolicyConfigError(
+        f"{where}.expect: 'allow', 'deny' or a mapping of {', '.join(sorted(_EXPECTABLE))}"
+    )
+
+
+_EXPECTABLE = frozenset(("allowed", "effect", "rule_id", "dry_run", "obligations"))
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -99,9 +116,11 @@ def _test(args: argparse.Namespace) -> int:
         expected = _expected(case.get("expect"), where)
         decision = engine.decide(**_request(case.get("request"), where))
         actual = {
+            "allowed": decision.allowed,
             "effect": decision.effect,
             "rule_id": decision.rule_id,
             "dry_run": decision.dry_run,
+            "obligations": thaw(decision.obligations),
         }
         wrong = {k: v for k, v in expected.items() if actual[k] != v}
         if wrong:
@@ -125,18 +144,28 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _passphrase(args: argparse.Namespace, data: bytes) -> Secret[str] | None:
+    if b"ENCRYPTED PRIVATE KEY" not in data:
+        return None
+    value = os.environ.get(args.passphrase_env)
+    if value:
+        return Secret(value)
+    # Never block a script on a prompt: without a terminal, say what to set.
+    if not sys.stdin.isatty():
+        raise PolicyConfigError(
+            f"the key is encrypted: set {args.passphrase_env} to its passphrase"
+        )
+    return Secret(getpass.getpass("key passphrase: "))
+
+
 def _sign(args: argparse.Namespace) -> int:
     from meshsec.tokens import SigningKey
 
-    passphrase = None
-    if args.passphrase_env:
-        passphrase = os.environ.get(args.passphrase_env)
-        if passphrase is None:
-            raise PolicyConfigError(f"environment variable {args.passphrase_env} is not set")
     try:
-        key = SigningKey.load(args.key, passphrase=passphrase)
+        data = args.key.read_bytes()
     except OSError as exc:
         raise PolicyConfigError(f"cannot read key {args.key}: {exc.strerror}") from None
+    key = SigningKey.from_pem(data, passphrase=_passphrase(args, data))
     bundle = _load(args.file).to_bundle(key)
     if args.output is None:
         sys.stdout.write(bundle.decode("utf-8"))

@@ -69,12 +69,18 @@ class CedarAuthorizer:
     @classmethod
     def from_files(
         cls,
-        policy_files: Sequence[str | Path],
+        policy_files: Sequence[str | Path] | str | Path,
         *,
         entities_file: str | Path | None = None,
         **options: Any,
     ) -> CedarAuthorizer:
-        """Read Cedar policies (``.cedar`` files, concatenated) and an entities JSON file."""
+        """Read Cedar policies (``.cedar`` files, concatenated) and an entities JSON file.
+
+        ``policy_files`` is one path or a list of paths.
+        """
+        if isinstance(policy_files, str | Path):
+            # A lone str is a Sequence too: never read it as one file per character.
+            policy_files = [policy_files]
         try:
             text = "\n".join(Path(p).read_text(encoding="utf-8") for p in policy_files)
             entities = json.loads(Path(entities_file).read_text("utf-8")) if entities_file else []

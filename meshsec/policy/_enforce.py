@@ -13,7 +13,7 @@ import contextvars
 import functools
 import inspect
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from meshsec.context import current_security_context, run_as
@@ -65,12 +65,16 @@ def _resolve(engine: Authorizer | None) -> Authorizer:
 
 def check(
     action: str,
-    *,
     resource: ResourceLike = None,
     context: Mapping[str, Any] | None = None,
+    *,
     engine: Authorizer | None = None,
 ) -> Decision:
-    """Decide for the current caller; return the Decision if allowed, else raise AccessDenied."""
+    """Decide for the current caller; return the Decision if allowed, else raise AccessDenied.
+
+    The functional form of :func:`enforce`: ``check("read", "doc:1")`` or
+    ``check("read", resource="doc:1", context={...}, engine=engine)``.
+    """
     decision = _resolve(engine).decide(
         Subject.from_context(current_security_context()), action, resource, context
     )
@@ -125,11 +129,18 @@ def enforce(
     return decorate
 
 
-def require_scopes(*scopes: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
-    """Decorate a sync or async function to run only if the caller holds every scope."""
-    if not scopes or not all(isinstance(s, str) and s for s in scopes):
+def require_scopes(
+    *scopes: str | Iterable[str],
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Decorate a sync or async function to run only if the caller holds every scope.
+
+    Scopes are given as arguments (``require_scopes("a", "b")``) or as one
+    list (``require_scopes(["a", "b"])``).
+    """
+    names = _flatten(scopes)
+    if not names or not all(isinstance(s, str) and s for s in names):
         raise PolicyConfigError("require_scopes needs one or more scope names")
-    needed = frozenset(scopes)
+    needed: frozenset[str] = frozenset(names)
 
     def verify(action: str) -> None:
         caller = current_security_context()
@@ -170,3 +181,10 @@ def require_scopes(*scopes: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R
         return wrapper
 
     return decorate
+
+
+def _flatten(scopes: tuple[str | Iterable[str], ...]) -> tuple[Any, ...]:
+    # One list argument is the list of scopes, not one scope named by a list.
+    if len(scopes) == 1 and isinstance(scopes[0], list | tuple | set | frozenset):
+        return tuple(scopes[0])
+    return scopes

@@ -258,7 +258,14 @@ class Engine:
     ) -> None:
         if not _audit.enabled():
             return
-        if decision.allowed and self._sample < 1.0 and self._random.random() >= self._sample:
+        # A dry-run "would deny" is the signal a new rule is being watched for:
+        # it is recorded like a denial, never sampled away with the allows.
+        if (
+            decision.allowed
+            and decision.dry_run is None
+            and self._sample < 1.0
+            and self._random.random() >= self._sample
+        ):
             return
         _audit.decision(
             decision,

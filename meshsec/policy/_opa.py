@@ -22,6 +22,7 @@ from meshsec.policy._errors import PolicyConfigError
 from meshsec.policy._external import ExternalDecisions
 from meshsec.policy._paths import normalize_path
 from meshsec.policy._request import ResourceLike, SubjectLike, thaw, to_resource, to_subject
+from meshsec.policy._timeouts import timeout_pair
 
 _PATH = re.compile(r"[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*")
 _LOOPBACK = frozenset(("127.0.0.1", "::1", "localhost"))
@@ -31,20 +32,26 @@ _MAX_RESPONSE = 1024 * 1024
 class OpaAuthorizer:
     """Ask an OPA server; ``path`` names the rule, e.g. ``"meshsec/authz/allow"``.
 
+    ``OpaAuthorizer("http://127.0.0.1:8181", "meshsec/authz/allow")`` or,
+    equally, the full Data API URL alone:
+    ``OpaAuthorizer("http://127.0.0.1:8181/v1/data/meshsec/authz/allow")``.
+
     Plain ``http://`` is accepted only for a loopback sidecar (127.0.0.1,
     ::1, localhost) unless ``unsafe_allow_http=True``. ``timeout`` is
-    (connect, read) seconds.
+    (connect, read) seconds, or one number for both.
     """
 
     def __init__(
         self,
         url: str,
-        path: str,
+        path: str | None = None,
         *,
-        timeout: tuple[float, float] = (1.0, 2.0),
+        timeout: float | tuple[float, float] = (1.0, 2.0),
         ca_bundle: str | None = None,
         unsafe_allow_http: bool = False,
     ) -> None:
+        if path is None:
+            url, path = _split_data_url(url)
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise PolicyConfigError("OpaAuthorizer url must be https://host[:port]")
@@ -67,7 +74,7 @@ class OpaAuthorizer:
         if not _PATH.fullmatch(path.strip("/")):
             raise PolicyConfigError("OpaAuthorizer path must look like 'package/rule'")
         self._endpoint = f"{url.rstrip('/')}/v1/data/{path.strip('/')}"
-        self._timeout = timeout
+        self._timeout = timeout_pair(timeout, "OpaAuthorizer timeout")
         # Certificates are always verified: against ca_bundle, else the system store.
         self._verify: str | bool = ca_bundle if ca_bundle is not None else True
         self._session: Any = None
@@ -142,6 +149,16 @@ class OpaAuthorizer:
         if result is False:
             return False, "opa result false"
         return False, "opa result undefined or not a boolean: fail closed"
+
+
+def _split_data_url(url: str) -> tuple[str, str]:
+    """``https://opa:8181/v1/data/a/b`` -> (``https://opa:8181``, ``a/b``)."""
+    base, marker, path = url.partition("/v1/data/")
+    if not marker or not path:
+        raise PolicyConfigError(
+            "OpaAuthorizer needs path= or a url ending in /v1/data/<package>/<rule>"
+        )
+    return base, path
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

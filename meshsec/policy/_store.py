@@ -19,6 +19,7 @@ from meshsec.errors import MeshsecError
 from meshsec.policy import _audit
 from meshsec.policy._errors import PolicyConfigError
 from meshsec.policy._model import MAX_DOCUMENT_BYTES, PolicySet, parse_json, parse_yaml
+from meshsec.policy._timeouts import timeout_pair
 
 Listener = Callable[[PolicySet], None]
 _SETTLE_SECONDS = 2.0
@@ -40,7 +41,7 @@ class PolicyStore:
         source: str | Path,
         *,
         keys: Any = None,
-        timeout: float = 5.0,
+        timeout: float | tuple[float, float] = 5.0,
         ca_bundle: str | Path | None = None,
         unsafe_allow_http: bool = False,
     ) -> None:
@@ -52,7 +53,8 @@ class PolicyStore:
         self._is_url = isinstance(source, str) and source.startswith(("https://", "http://"))
         if self._is_url and source.startswith("http://") and not unsafe_allow_http:  # type: ignore[union-attr]
             raise PolicyConfigError("policy URL must be https:// (or pass unsafe_allow_http=True)")
-        self._keys, self._timeout = keys, timeout
+        self._keys = keys
+        self._timeout = timeout_pair(timeout, "PolicyStore timeout")
         # Certificates are always verified: against ca_bundle, else the system store.
         self._verify: str = str(ca_bundle) if ca_bundle is not None else ""
         self._lock = threading.Lock()
@@ -125,7 +127,10 @@ class PolicyStore:
 
     def _run(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            self.poll()
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001, S112  a surprise must not end hot reload for good
+                continue
 
     # -- loading --------------------------------------------------------------
 
@@ -160,9 +165,23 @@ class PolicyStore:
                 "previous_version": previous.version_id if previous else None,
             },
         )
-        for listener in list(self._listeners):
-            listener(policy)
+        self._notify(policy)
         return True
+
+    def _notify(self, policy: PolicySet) -> None:
+        # One failing subscriber must not keep the others (an Engine among
+        # them) on the old policy, nor end the polling thread.
+        for listener in list(self._listeners):
+            try:
+                listener(policy)
+            except Exception as exc:  # noqa: BLE001  reported, then the next subscriber runs
+                _audit.configuration(
+                    ok=False,
+                    action="policy.subscriber",
+                    target=self._display,
+                    reason=getattr(exc, "code", None) or "policy.invalid",
+                    attributes={"version": policy.version_id, "error": type(exc).__name__},
+                )
 
     def _parse(self, data: bytes) -> PolicySet:
         if self._keys is not None:
@@ -213,7 +232,7 @@ class PolicyStore:
                     return None
                 if response.status_code != 200:
                     raise PolicyConfigError(f"policy URL answered HTTP {response.status_code}")
-                data = _read_limited(response, time.monotonic() + 2 * self._timeout)
+                data = _read_limited(response, time.monotonic() + sum(self._timeout))
                 etag = response.headers.get("ETag")
         except requests.RequestException as exc:
             raise PolicyConfigError(f"cannot fetch policy URL: {type(exc).__name__}") from None
