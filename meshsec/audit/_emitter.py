@@ -73,7 +73,7 @@ def record(
     *,
     actor: str | None = None,
     target: str | None = None,
-    reason: str | None = None,
+    reason: str | BaseException | type[BaseException] | None = None,
     attributes: Mapping[str, object] | None = None,
     clock: Clock = system_clock,
 ) -> None:
@@ -81,6 +81,8 @@ def record(
 
     Fills the timestamp from ``clock`` and the correlation and trace IDs from
     the bound correlation context; escapes and redacts every value.
+    ``reason`` is an error code; an exception (or exception class) given
+    instead is recorded as its ``code``, never its message.
     """
     sinks = _sinks
     if not sinks:

@@ -54,12 +54,18 @@ def _verify(args: argparse.Namespace) -> int:
         where = "checkpoint" if report.first_bad_line is None else f"line {report.first_bad_line}"
         print(f"{where}: {report.detail} [{report.problem}]")
         return 1
-    kind = "HMAC-SHA256" if report.keyed else "SHA-256"
-    print(f"OK: {report.lines} lines, {kind} chain and checkpoint verified")
-    if not report.keyed:
-        print(
-            "warning: this file has no audit key: its plain SHA-256 chain only catches "
-            "accidents, not an attacker, who can recompute it after editing",
-            file=sys.stderr,
-        )
+    if report.keyed:
+        print(f"OK: {report.lines} lines, HMAC-SHA256 chain and checkpoint verified")
+        return 0
+    # The result line itself says how weak an unkeyed check is, so that a
+    # script reading only stdout cannot mistake it for a keyed verification.
+    print(
+        f"OK: {report.lines} lines, SHA-256 chain and checkpoint verified "
+        "(no audit key: plain SHA-256 fallback, only catches accidents)"
+    )
+    print(
+        "warning: this file has no audit key: its plain SHA-256 chain only catches "
+        "accidents, not an attacker, who can recompute it after editing",
+        file=sys.stderr,
+    )
     return 0
