@@ -295,3 +295,15 @@ def test_ci_script_is_strict_bash_installing_binaries_then_running_the_gates() -
 
 def test_library_configures_no_handlers_on_the_audit_logger() -> None:
     assert not logging.getLogger("meshsec.audit").handlers
+
+
+def test_security_context_accepts_a_spiffe_id_object_as_peer_identity() -> None:
+    from meshsec.identity import SpiffeId
+
+    peer = SpiffeId.parse("spiffe://example.org/ns/prod/sa/web")
+    ctx = SecurityContext(peer_id=peer, principal=peer)
+    assert ctx.peer_id == "spiffe://example.org/ns/prod/sa/web"
+    assert isinstance(ctx.peer_id, str)
+    assert ctx.authenticated
+    with pytest.raises(ConfigError):
+        SecurityContext(peer_id=object())  # type: ignore[arg-type]

@@ -50,6 +50,25 @@ def _scopes(value: Iterable[str]) -> frozenset[str]:
     return scopes
 
 
+def _identity(value: object) -> str | None:
+    """A SPIFFE ID object (anything whose text is a ``spiffe://`` URI) as its string.
+
+    ``meshsec.identity`` sits above this package, so its ``SpiffeId`` is
+    recognised by its text. Anything else is passed on for the validator
+    to judge (and refuse, unless it is a non-empty string or None).
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if type(value).__str__ is not object.__str__:
+        try:
+            text = str(value)
+        except Exception:  # noqa: BLE001  a broken __str__ is just not an identity
+            text = ""
+        if isinstance(text, str) and text.startswith("spiffe://"):
+            return text
+    return value  # type: ignore[return-value]  # refused by _check_identity
+
+
 def _check_identity(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
     # "" is not an identity: counting it as authenticated would let a token
     # with an empty "sub" pass an authenticated-only check.
@@ -74,15 +93,18 @@ class SecurityContext:
     """Who is calling, as established by the integrations for one request.
 
     ``peer_id`` is the SPIFFE ID (string form) proven by the peer's mTLS
-    certificate, or None; ``principal`` is the subject the call runs as (a
+    certificate, or None (a ``SpiffeId`` object is accepted and kept as its
+    string); ``principal`` is the subject the call runs as (a
     verified token's ``sub``, else the peer ID); ``claims`` are the verified
     token claims; ``obligations`` are what the last policy decision asked the
     enforcement point to honour. Build one with keyword arguments; derive new
     ones with :meth:`evolve`.
     """
 
-    principal: str | None = attrs.field(default=None, validator=_check_identity)
-    peer_id: str | None = attrs.field(default=None, validator=_check_identity)
+    principal: str | None = attrs.field(
+        default=None, converter=_identity, validator=_check_identity
+    )
+    peer_id: str | None = attrs.field(default=None, converter=_identity, validator=_check_identity)
     claims: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted_claims)
     scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_scopes)
     correlation: CorrelationContext | None = attrs.field(default=None, validator=_check_correlation)

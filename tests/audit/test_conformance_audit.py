@@ -374,3 +374,21 @@ def test_python_dash_m_meshsec_audit_verify(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert "OK: 2 lines" in ok.stdout
+
+
+def test_emit_refuses_a_non_event_instead_of_blaming_the_sinks() -> None:
+    got: list[object] = []
+
+    class ListSink:
+        def emit(self, event: SecurityEvent) -> None:
+            got.append(event)
+
+    sink = ListSink()
+    previous = audit.configure(sink)
+    try:
+        with pytest.raises(audit.AuditEventError):
+            audit.emit({"category": "token"})  # type: ignore[arg-type]
+    finally:
+        audit.configure(*previous)
+    assert got == []
+    assert audit.dropped_count(sink) == 0
