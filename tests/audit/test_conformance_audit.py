@@ -392,3 +392,13 @@ def test_emit_refuses_a_non_event_instead_of_blaming_the_sinks() -> None:
         audit.configure(*previous)
     assert got == []
     assert audit.dropped_count(sink) == 0
+
+
+def test_file_sink_and_verify_take_the_key_positionally_too(tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    with audit.JsonlFileSink(path, KEY) as sink:
+        sink.emit(_event())
+    report = audit.verify_chain(path, KEY)
+    assert report.ok
+    assert report.keyed
+    assert report.lines == 1
