@@ -402,3 +402,19 @@ def test_file_sink_and_verify_take_the_key_positionally_too(tmp_path: Path) -> N
     assert report.ok
     assert report.keyed
     assert report.lines == 1
+
+
+@pytest.mark.parametrize("tail", [b"\n", b"\r", b"\r\n"])
+def test_key_file_holding_a_raw_key_that_ends_in_a_newline_byte_verifies(
+    tmp_path: Path, tail: bytes
+) -> None:
+    raw_key = bytes(range(0x41, 0x41 + 30)) + tail  # random-looking key whose last byte is CR/LF
+    path = write_chain(tmp_path / "a.jsonl", 3, key=raw_key)
+    key_file = tmp_path / "audit.key"
+    key_file.write_bytes(raw_key)
+    assert _verify(path, "--key-file", str(key_file)) == 0
+    text_file = tmp_path / "text.key"
+    text_file.write_bytes(KEY + b"\n")  # a text key file written with echo still works
+    assert _verify(write_chain(tmp_path / "b.jsonl", 2), "--key-file", str(text_file)) == 0
+    write_lines(path, _edit(read_lines(path), 2))
+    assert _verify(path, "--key-file", str(key_file)) == 1
