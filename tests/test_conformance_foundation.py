@@ -162,6 +162,7 @@ def _reprs(tmp_path: Path) -> list[str]:
             audit.verify_chain(tmp_path / "a.jsonl", key=key),
             ConfigError(f"bad key {Secret(SECRET)}"),
             TokenError(f"token {Secret(SECRET)} rejected"),
+            CorrelationContext(baggage={"user": JWT, "tenant": "acme"}),
         ]
         sink.emit(objects[7])  # type: ignore[arg-type]
         objects.append(sink)
