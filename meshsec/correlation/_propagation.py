@@ -215,7 +215,7 @@ def inject(
         ctx = with_active_span(bound_or_new()) if cfg.otel else bound_or_new()
     out: Any = {} if headers is None else headers
     id_name, tp_name, ts_name, bag_name = cfg.outgoing_names
-    _remove(out, (id_name.lower(), tp_name.lower(), ts_name.lower(), bag_name.lower()))
+    _remove(out, (id_name.lower(), tp_name.lower(), ts_name.lower(), bag_name.lower()), cfg)
     out[id_name] = ctx.correlation_id
     out[tp_name] = ctx.traceparent
     if cfg.boundary.contains(destination):
@@ -227,12 +227,26 @@ def inject(
     return out  # type: ignore[no-any-return]
 
 
-def _remove(headers: MutableMapping[Any, Any], lowered: tuple[str, ...]) -> None:
+def _remove(
+    headers: MutableMapping[Any, Any], lowered: tuple[str, ...], cfg: CorrelationConfig
+) -> None:
     # Names may be bytes (ASGI, forwarded raw headers), as extract() accepts:
     # a stale b"baggage" left behind would cross the boundary unchecked.
-    stale = [k for k in headers if _lowered_name(k) in lowered]
+    # A forwarded alias (X-Request-ID) goes on only while it is a safe ID:
+    # hostile input is never propagated raw, under any of the names read.
+    stale = [
+        k
+        for k in headers
+        if (name := _lowered_name(k)) in lowered
+        or (cfg._lookup.get(name or "") == roles.ID_ALIAS and not _safe_id(headers[k]))
+    ]
     for key in stale:
         del headers[key]
+
+
+def _safe_id(value: object) -> bool:
+    text = _text(value)
+    return text is not None and valid_correlation_id(text)
 
 
 def _lowered_name(name: object) -> str | None:

@@ -442,3 +442,13 @@ def test_library_adds_only_a_null_handler() -> None:
     handlers = logging.getLogger("meshsec").handlers
     assert handlers
     assert all(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+@pytest.mark.parametrize("hostile", ["evil\r\nSet-Cookie: a=1", "\x1b[2J", "x" * 129, b"\xff\xfe"])
+def test_forwarded_hostile_request_id_is_not_propagated_raw(hostile: str | bytes) -> None:
+    forwarded: dict[object, object] = {"X-Request-ID": hostile, b"x-request-id": hostile}
+    out = inject(forwarded)  # type: ignore[type-var]
+    assert not any(str(k).lower().endswith("x-request-id") for k in out if not isinstance(k, bytes))
+    assert b"x-request-id" not in out
+    kept = inject({"X-Request-ID": "rid-42"})
+    assert kept["X-Request-ID"] == "rid-42"  # a safe forwarded ID goes on unchanged
