@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
+from meshsec.audit._errors import AuditEventError
 from meshsec.audit._event import Category, Outcome, SecurityEvent
 from meshsec.clock import Clock, system_clock, to_datetime
 from meshsec.correlation import CorrelationContext, peek
@@ -59,10 +60,19 @@ def enabled() -> bool:
 
 
 def emit(event: SecurityEvent) -> None:
-    """Deliver ``event`` to every configured sink. Never raises because of a sink."""
+    """Deliver ``event`` to every configured sink. Never raises because of a sink.
+
+    Raises :class:`AuditEventError` when sinks are configured and ``event`` is
+    not a :class:`SecurityEvent` (it would only fail inside every sink, and be
+    blamed on them).
+    """
     sinks = _sinks
     if not sinks:
         return
+    if not isinstance(event, SecurityEvent):
+        raise AuditEventError(
+            "audit.emit() needs a SecurityEvent; use audit.record(...) to build one"
+        )
     _deliver(sinks, event)
 
 
@@ -73,7 +83,7 @@ def record(
     *,
     actor: str | None = None,
     target: str | None = None,
-    reason: str | None = None,
+    reason: str | BaseException | type[BaseException] | None = None,
     attributes: Mapping[str, object] | None = None,
     clock: Clock = system_clock,
 ) -> None:
@@ -81,6 +91,8 @@ def record(
 
     Fills the timestamp from ``clock`` and the correlation and trace IDs from
     the bound correlation context; escapes and redacts every value.
+    ``reason`` is an error code; an exception (or exception class) given
+    instead is recorded as its ``code``, never its message.
     """
     sinks = _sinks
     if not sinks:

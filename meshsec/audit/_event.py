@@ -79,6 +79,21 @@ def _text(value: object) -> str | None:
     return clean_optional(value, MAX_TEXT)
 
 
+def _reason(value: object) -> str | None:
+    """The reason *code*: an exception or exception class stands for its ``code``.
+
+    ``reason=exc`` must never put the exception's message (which may quote
+    request data) into the trail; a ``MeshsecError`` gives its stable code,
+    any other exception only its type name.
+    """
+    if isinstance(value, BaseException):
+        value = type(value)
+    if isinstance(value, type) and issubclass(value, BaseException):
+        code = getattr(value, "code", None)
+        value = code if isinstance(code, str) else value.__name__
+    return clean_optional(value, MAX_NAME)
+
+
 def _bound_correlation_id() -> str | None:
     ctx = peek()
     return None if ctx is None else ctx.correlation_id
@@ -113,7 +128,7 @@ class SecurityEvent:
     outcome: Outcome = attrs.field(converter=_outcome)
     actor: str | None = attrs.field(default=None, converter=_text)
     target: str | None = attrs.field(default=None, converter=_text)
-    reason: str | None = attrs.field(default=None, converter=_name)
+    reason: str | None = attrs.field(default=None, converter=_reason)
     correlation_id: str | None = attrs.field(factory=_bound_correlation_id, converter=_name)
     trace_id: str | None = attrs.field(factory=_bound_trace_id, converter=_name)
     attributes: Mapping[str, JsonScalar] = attrs.field(

@@ -57,8 +57,8 @@ class JsonlFileSink:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        *,
         key: AuditKey | None = None,
+        *,
         fsync: bool = False,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     ) -> None:

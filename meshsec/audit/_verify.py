@@ -69,7 +69,7 @@ class ChainReport:
         return self
 
 
-def verify_chain(path: str | os.PathLike[str], *, key: AuditKey | None = None) -> ChainReport:
+def verify_chain(path: str | os.PathLike[str], key: AuditKey | None = None) -> ChainReport:
     """Verify every line's MAC, the links between lines and the checkpoint.
 
     Reports the first bad line. Raises :class:`AuditKeyError` when the file

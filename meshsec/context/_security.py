@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Iterable, Iterator, Mapping
-from types import MappingProxyType
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType, TracebackType
 from typing import Any
 
 import attrs
@@ -51,6 +50,25 @@ def _scopes(value: Iterable[str]) -> frozenset[str]:
     return scopes
 
 
+def _identity(value: object) -> str | None:
+    """A SPIFFE ID object (anything whose text is a ``spiffe://`` URI) as its string.
+
+    ``meshsec.identity`` sits above this package, so its ``SpiffeId`` is
+    recognised by its text. Anything else is passed on for the validator
+    to judge (and refuse, unless it is a non-empty string or None).
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if type(value).__str__ is not object.__str__:
+        try:
+            text = str(value)
+        except Exception:  # noqa: BLE001  a broken __str__ is just not an identity
+            text = ""
+        if isinstance(text, str) and text.startswith("spiffe://"):
+            return text
+    return value  # type: ignore[return-value]  # refused by _check_identity
+
+
 def _check_identity(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
     # "" is not an identity: counting it as authenticated would let a token
     # with an empty "sub" pass an authenticated-only check.
@@ -75,15 +93,18 @@ class SecurityContext:
     """Who is calling, as established by the integrations for one request.
 
     ``peer_id`` is the SPIFFE ID (string form) proven by the peer's mTLS
-    certificate, or None; ``principal`` is the subject the call runs as (a
+    certificate, or None (a ``SpiffeId`` object is accepted and kept as its
+    string); ``principal`` is the subject the call runs as (a
     verified token's ``sub``, else the peer ID); ``claims`` are the verified
     token claims; ``obligations`` are what the last policy decision asked the
     enforcement point to honour. Build one with keyword arguments; derive new
     ones with :meth:`evolve`.
     """
 
-    principal: str | None = attrs.field(default=None, validator=_check_identity)
-    peer_id: str | None = attrs.field(default=None, validator=_check_identity)
+    principal: str | None = attrs.field(
+        default=None, converter=_identity, validator=_check_identity
+    )
+    peer_id: str | None = attrs.field(default=None, converter=_identity, validator=_check_identity)
     claims: Mapping[str, Any] = attrs.field(factory=dict, converter=_freeze, repr=_redacted_claims)
     scopes: frozenset[str] = attrs.field(factory=frozenset, converter=_scopes)
     correlation: CorrelationContext | None = attrs.field(default=None, validator=_check_correlation)
@@ -114,19 +135,61 @@ def current_security_context() -> SecurityContext:
     return _current.get()
 
 
-@contextlib.contextmanager
-def run_as(context: SecurityContext) -> Iterator[SecurityContext]:
+class run_as:  # noqa: N801  used like a function: ``with run_as(ctx):``
     """Run the block as ``context``'s caller; restores the previous caller after.
 
-    Works for sync code and inside asyncio tasks (each task copies the
-    context at creation, so concurrent requests never see each other).
+    A ``with`` and an ``async with`` block both work. Each asyncio task
+    copies the context at creation and each thread has its own, so
+    concurrent requests never see each other's caller. The previous caller is
+    restored by token, also when the block raises, so blocks nest.
+
+    Raises :class:`~meshsec.errors.ConfigError` when ``context`` is not a
+    :class:`SecurityContext`.
     """
-    if not isinstance(context, SecurityContext):
-        # A dict or a principal string here would make every later read fail
-        # (or worse, be trusted); refuse it before anything is bound.
-        raise ConfigError("run_as() needs a SecurityContext")
-    token = _current.set(context)
-    try:
-        yield context
-    finally:
-        _current.reset(token)
+
+    def __init__(self, context: SecurityContext) -> None:
+        if not isinstance(context, SecurityContext):
+            # A dict or a principal string here would make every later read fail
+            # (or worse, be trusted); refuse it before anything is bound.
+            raise ConfigError("run_as() needs a SecurityContext")
+        self._context = context
+
+    def __enter__(self) -> SecurityContext:
+        token = _current.set(self._context)
+        # Tokens live in the execution context, not on this object, so one
+        # run_as object may be entered by several tasks or threads at once.
+        _tokens.set((*_tokens.get(), (self, token)))
+        return self._context
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack = _tokens.get()
+        if not stack or stack[-1][0] is not self:
+            return  # entered in another execution context: nothing bound here
+        token = stack[-1][1]
+        _tokens.set(stack[:-1])
+        try:
+            _current.reset(token)
+        except ValueError:  # token from a copied context: restore its value by hand
+            previous = token.old_value
+            _current.set(_ANONYMOUS if previous is contextvars.Token.MISSING else previous)
+
+    async def __aenter__(self) -> SecurityContext:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+_tokens: contextvars.ContextVar[tuple[tuple[run_as, contextvars.Token[SecurityContext]], ...]] = (
+    contextvars.ContextVar("meshsec_run_as_tokens", default=())
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -83,9 +84,18 @@ def _reasons(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(reason) for reason in value)
 
 
+# A JWS/JWE compact serialization (base64url JSON header "eyJ" and a further
+# segment) or a PEM private key: bearer credentials under a harmless key.
+_SECRET_VALUE_RE = re.compile(r"eyJ[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+|PRIVATE\s*KEY", re.IGNORECASE)
+
+
 def _baggage_repr(value: Mapping[str, str]) -> str:
-    # Values under secret-looking keys never reach a repr (or a log line built from one).
-    shown = {k: (_REDACTED if looks_secret(k) else v) for k, v in value.items()}
+    # Values under secret-looking keys, and values that are tokens or keys
+    # themselves, never reach a repr (or a log line built from one).
+    shown = {
+        k: (_REDACTED if looks_secret(k) or _SECRET_VALUE_RE.search(v) else v)
+        for k, v in value.items()
+    }
     return repr(shown)
 
 

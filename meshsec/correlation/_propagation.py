@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
 
@@ -56,9 +56,26 @@ def _text(value: object) -> str | None:
     return None
 
 
-def _collect(headers: Mapping[Any, Any], lookup: Mapping[str, int]) -> list[list[str | None]]:
+def _pairs(headers: object) -> Iterable[tuple[Any, Any]]:
+    """(name, value) pairs of a mapping, a message object or a raw header list.
+
+    Raw lists of pairs are what ASGI (``scope["headers"]``) and WSGI
+    (``start_response``) carry; anything else yields nothing rather than
+    raising, since headers come from the peer.
+    """
+    if headers is None:
+        return ()
+    items = getattr(headers, "items", None)
+    if callable(items):
+        return items()  # type: ignore[no-any-return]
+    if isinstance(headers, list | tuple):
+        return [(p[0], p[1]) for p in headers if isinstance(p, tuple | list) and len(p) == 2]
+    return ()
+
+
+def _collect(headers: object, lookup: Mapping[str, int]) -> list[list[str | None]]:
     found: list[list[str | None]] = [[], [], [], [], []]
-    for name, value in headers.items():
+    for name, value in _pairs(headers):
         if isinstance(name, bytes):
             name = name.decode("latin-1")  # noqa: PLW2901  header names arrive as str or bytes
         role = lookup.get(name.lower()) if isinstance(name, str) else None
@@ -96,12 +113,17 @@ def _correlation_id(found: list[list[str | None]], rejected: list[str]) -> str:
 
 
 def extract(
-    headers: Mapping[Any, Any], *, config: CorrelationConfig | None = None
+    headers: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None,
+    *,
+    config: CorrelationConfig | None = None,
 ) -> CorrelationContext:
     """The correlation context carried by incoming ``headers``.
 
-    Header names match case-insensitively; values may be ``str``, ASCII
-    ``bytes`` or a list of field lines. Never raises for hostile input:
+    ``headers`` is a mapping (or any object with ``items()``, such as
+    ``http.server``'s message), a raw list of ``(name, value)`` pairs as ASGI
+    and WSGI carry them, or None for no headers. Header names match
+    case-insensitively; values may be ``str``, ASCII ``bytes`` or a list of
+    field lines. Never raises for hostile input:
 
     - a correlation ID outside ``[A-Za-z0-9._:-]{1,128}`` is replaced by a
       fresh one (``X-Request-ID`` is read when ``X-Correlation-ID`` is absent);
@@ -193,7 +215,7 @@ def inject(
         ctx = with_active_span(bound_or_new()) if cfg.otel else bound_or_new()
     out: Any = {} if headers is None else headers
     id_name, tp_name, ts_name, bag_name = cfg.outgoing_names
-    _remove(out, (id_name.lower(), tp_name.lower(), ts_name.lower(), bag_name.lower()))
+    _remove(out, (id_name.lower(), tp_name.lower(), ts_name.lower(), bag_name.lower()), cfg)
     out[id_name] = ctx.correlation_id
     out[tp_name] = ctx.traceparent
     if cfg.boundary.contains(destination):
@@ -205,12 +227,26 @@ def inject(
     return out  # type: ignore[no-any-return]
 
 
-def _remove(headers: MutableMapping[Any, Any], lowered: tuple[str, ...]) -> None:
+def _remove(
+    headers: MutableMapping[Any, Any], lowered: tuple[str, ...], cfg: CorrelationConfig
+) -> None:
     # Names may be bytes (ASGI, forwarded raw headers), as extract() accepts:
     # a stale b"baggage" left behind would cross the boundary unchecked.
-    stale = [k for k in headers if _lowered_name(k) in lowered]
+    # A forwarded alias (X-Request-ID) goes on only while it is a safe ID:
+    # hostile input is never propagated raw, under any of the names read.
+    stale = [
+        k
+        for k in headers
+        if (name := _lowered_name(k)) in lowered
+        or (cfg._lookup.get(name or "") == roles.ID_ALIAS and not _safe_id(headers[k]))
+    ]
     for key in stale:
         del headers[key]
+
+
+def _safe_id(value: object) -> bool:
+    text = _text(value)
+    return text is not None and valid_correlation_id(text)
 
 
 def _lowered_name(name: object) -> str | None:
@@ -259,7 +295,10 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
 
     def __init__(
         self,
-        headers_or_context: Mapping[Any, Any] | CorrelationContext | None = None,
+        headers_or_context: Mapping[Any, Any]
+        | Iterable[tuple[Any, Any]]
+        | CorrelationContext
+        | None = None,
         *,
         config: CorrelationConfig | None = None,
     ) -> None:
