@@ -38,7 +38,7 @@ _LINE_LABEL: Final = b"meshsec audit chain v1"
 _CHECKPOINT_LABEL: Final = b"meshsec audit checkpoint v1\x00"
 _LINE: Final = re.compile(rb'(\{.*),"mac":"([0-9a-f]{64})"\}\n')
 
-AuditKey = bytes | Secret[bytes] | Secret[str]
+AuditKey = bytes | str | Secret[bytes] | Secret[str]
 
 
 class ChainMac:
@@ -75,15 +75,16 @@ class ChainMac:
 def _key_bytes(key: AuditKey | None) -> bytes | None:
     if key is None:
         return None
-    # A bare str is refused: keys travel as bytes or wrapped in Secret.
+    # Text keys (an operator's passphrase, an environment variable) are
+    # their UTF-8 bytes, bare or wrapped in Secret.
     value = key.reveal() if isinstance(key, Secret) else key
-    if isinstance(key, Secret) and isinstance(value, str):
+    if isinstance(value, str):
         try:
             value = value.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates (e.g. an undecodable env var)
             raise AuditKeyError("an audit key given as text must be valid Unicode") from None
     if not isinstance(value, bytes):
-        raise AuditKeyError("an audit key must be bytes or a Secret holding str or bytes")
+        raise AuditKeyError("an audit key must be bytes, text, or a Secret holding either")
     if len(value) < MIN_KEY_BYTES:
         raise AuditKeyError(f"an audit key needs at least {MIN_KEY_BYTES} bytes")
     return value

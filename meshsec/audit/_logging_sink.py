@@ -15,6 +15,11 @@ class LoggingSink:
     Values are already escaped, and the JSON is pure ASCII, so a message
     never carries a raw CR, LF or ESC. meshsec adds no handler: route
     ``meshsec.audit`` where you want it.
+
+    A configured sink means the application wants its events: they reach the
+    handlers even while ``meshsec.audit`` only inherits the root logger's
+    default WARNING level (handler levels still apply). Set a level on the
+    ``meshsec.audit`` logger itself to silence them.
     """
 
     __slots__ = ("_level", "_logger")
@@ -24,9 +29,22 @@ class LoggingSink:
         self._level = level
 
     def emit(self, event: SecurityEvent) -> None:
-        if not self._logger.isEnabledFor(self._level):
+        logger = self._logger
+        if logger.disabled:
             return
-        self._logger.log(self._level, "%s", event.to_json(), extra={"audit_event": event})
+        if logger.level != logging.NOTSET and not logger.isEnabledFor(self._level):
+            return
+        record = logger.makeRecord(
+            logger.name,
+            self._level,
+            __file__,
+            0,
+            "%s",
+            (event.to_json(),),
+            None,
+            extra={"audit_event": event},
+        )
+        logger.handle(record)  # skips only the inherited-level check; filters still run
 
     def __repr__(self) -> str:
         level = logging.getLevelName(self._level)

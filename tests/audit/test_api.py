@@ -82,7 +82,42 @@ def test_key_error_message_does_not_quote_the_key():
     assert info.value.code == "audit.bad_key"
 
 
-@pytest.mark.parametrize("key", [b"", "a plain string key!!", 1234])
+@pytest.mark.parametrize("key", [b"", "", "short", 1234, bytearray(b"x" * 32)])
 def test_unusable_keys_rejected(key):
     with pytest.raises(audit.AuditKeyError):
         audit.verify_chain("unused.jsonl", key=key)
+
+
+def test_a_text_key_is_its_utf8_bytes(tmp_path):
+    path = tmp_path / "a.jsonl"
+    with JsonlFileSink(path, key="an operator's audit passphrase") as sink:
+        sink.emit(audit.SecurityEvent(category="key", action="rotate", outcome="success"))
+    assert audit.verify_chain(path, key="an operator's audit passphrase").ok
+    assert audit.verify_chain(path, key=b"an operator's audit passphrase").ok
+
+
+def test_logging_sink_reaches_handlers_under_the_default_root_level(caplog):
+    """A configured sink is wanted: the inherited WARNING level does not swallow events."""
+    import json
+    import logging
+
+    assert logging.getLogger("meshsec.audit").level == logging.NOTSET
+    sink = audit.LoggingSink()
+    sink.emit(audit.SecurityEvent(category="token", action="verify", outcome="failure"))
+    records = [r for r in caplog.records if r.name == "meshsec.audit"]
+    assert len(records) == 1
+    assert json.loads(records[0].getMessage())["meshsec"]["action"] == "verify"
+
+
+def test_logging_sink_honours_a_level_set_on_its_logger(caplog):
+    import logging
+
+    logger = logging.getLogger("meshsec.audit")
+    logger.setLevel(logging.ERROR)
+    try:
+        audit.LoggingSink().emit(
+            audit.SecurityEvent(category="token", action="verify", outcome="failure")
+        )
+    finally:
+        logger.setLevel(logging.NOTSET)
+    assert not [r for r in caplog.records if r.name == "meshsec.audit"]

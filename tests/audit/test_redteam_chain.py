@@ -151,7 +151,7 @@ def test_copied_trail_and_checkpoint_verify_only_as_a_whole(tmp_path, chain10):
 @pytest.mark.parametrize(
     "key",
     [
-        "a text key that is long enough",
+        "short text",
         bytearray(b"0123456789abcdef0123"),
         memoryview(b"0123456789abcdef0123"),
         1234567890123456789,
