@@ -379,3 +379,15 @@ def test_cli_without_passphrase_or_terminal_fails_cleanly_naming_the_variable(tm
     assert "error [config.error]" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "ca" / "ca.key").exists()
+
+
+def test_saving_a_key_without_passphrase_is_a_typed_refusal_and_writes_nothing(tmp_path):
+    from meshsec.identity import InvalidPassphrase
+
+    ca = CertificateAuthority.create("example.org")
+    with pytest.raises(InvalidPassphrase):
+        ca.save(tmp_path / "ca")
+    with pytest.raises(InvalidPassphrase):
+        ca.issue(SID).save(tmp_path / "svid.pem", tmp_path / "svid.key")
+    assert list(tmp_path.iterdir()) in ([], [tmp_path / "ca"])
+    assert not (tmp_path / "ca" / "ca.key").exists()

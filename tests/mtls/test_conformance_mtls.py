@@ -12,7 +12,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshsec.errors import TLSError
+from meshsec.errors import ConfigError, TLSError
 from meshsec.identity import CertificateAuthority, SpiffeId, StaticIdentitySource
 from meshsec.integrations.requests import mtls_session
 from meshsec.mtls import (
@@ -319,3 +319,22 @@ def test_peer_from_xfcc_takes_the_proxy_connection(server_source, client_source,
     refusals = [e for e in events if e.reason == "tls.peer_not_authorized"]
     assert len(refusals) == 1
     assert refusals[0].correlation_id
+
+
+def test_allow_trust_domain_takes_the_spiffe_form_too():
+    assert allow_trust_domain("spiffe://example.org")(SID) is True
+    assert allow_trust_domain("spiffe://other.org")(SID) is False
+    for bad in ["spiffe://example.org/ns", "spiffe://Example.org", "spiffe://"]:
+        with pytest.raises(ConfigError):
+            allow_trust_domain(bad)
+
+
+def test_allow_path_prefix_with_trailing_slash_means_strictly_below():
+    matcher = allow_path_prefix("/ns/prod/")
+    assert matcher(SID) is True
+    assert matcher(SpiffeId.parse("spiffe://example.org/ns/prod")) is False
+    assert matcher(SpiffeId.parse("spiffe://example.org/ns/production/sa/x")) is False
+    assert repr(matcher) == "allow_path_prefix('/ns/prod/')"
+    for bad in ["/", "//", "/ns//", "/ns/../"]:
+        with pytest.raises(ConfigError):
+            allow_path_prefix(bad)
