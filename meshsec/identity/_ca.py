@@ -427,19 +427,15 @@ class CertificateAuthority:
     # -- persistence -----------------------------------------------------
 
     def save(
-        self,
-        directory: str | os.PathLike[str],
-        *,
-        passphrase: Passphrase | None = None,
-        overwrite: bool = False,
+        self, directory: str | os.PathLike[str], *, passphrase: Passphrase, overwrite: bool = False
     ) -> None:
         """Write ``ca.pem`` (0644) and ``ca.key`` (0600, encrypted) into ``directory``.
 
         The key is always encrypted (PKCS#8, BestAvailableEncryption); an
-        missing or empty passphrase raises InvalidPassphrase. Existing files
-        are not replaced unless ``overwrite=True`` (IdentityFileError).
+        empty passphrase raises InvalidPassphrase. Existing files are not
+        replaced unless ``overwrite=True`` (IdentityFileError).
         """
-        key_pem = _keys.encrypted_key_pem(self._key, _keys.required(passphrase))
+        key_pem = _keys.encrypted_key_pem(self._key, passphrase)
         folder = ensure_directory(directory)
         targets = (folder / CA_CERT_FILE, folder / CA_KEY_FILE)
         if not overwrite and any(p.exists() for p in targets):

@@ -107,15 +107,6 @@ def passphrase_bytes(passphrase: Passphrase) -> bytes:
     return raw
 
 
-def required(passphrase: Passphrase | None) -> Passphrase:
-    """The passphrase for writing a key; None is refused (no plaintext keys on disk)."""
-    if passphrase is None:
-        raise InvalidPassphrase(
-            "meshsec never writes a private key in plaintext; pass passphrase=..."
-        )
-    return passphrase
-
-
 def encrypted_key_pem(key: PrivateKey, passphrase: Passphrase) -> bytes:
     """PKCS#8 PEM encrypted under the passphrase."""
     return key.private_bytes(

@@ -150,15 +150,14 @@ class WorkloadIdentity:
         cert_path: str | os.PathLike[str],
         key_path: str | os.PathLike[str],
         *,
-        passphrase: Passphrase | None = None,
+        passphrase: Passphrase,
     ) -> None:
         """Write the chain (0644) and the key, always encrypted, (0600) atomically.
 
         meshsec never writes a plaintext private key (DESIGN.md principle 5),
-        so the passphrase is required; a missing or empty one raises
-        InvalidPassphrase before anything is written.
+        so the passphrase is required; an empty one raises InvalidPassphrase.
         """
-        key_pem = _keys.encrypted_key_pem(self.private_key, _keys.required(passphrase))
+        key_pem = _keys.encrypted_key_pem(self.private_key, passphrase)
         write_file(key_path, key_pem, mode=KEY_MODE)
         write_file(cert_path, self.chain_pem, mode=PUBLIC_MODE)
 
