@@ -389,3 +389,39 @@ def test_saving_a_key_without_passphrase_is_refused_and_writes_nothing(tmp_path)
     with pytest.raises(TypeError):
         ca.issue(SID).save(tmp_path / "svid.pem", tmp_path / "svid.key")  # type: ignore[call-arg]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ca_source_renews_at_half_life_without_a_thread():
+    from meshsec import audit
+    from meshsec.clock import FrozenClock
+
+    clock = FrozenClock(datetime(2030, 1, 1, tzinfo=UTC).timestamp())
+    ca = CertificateAuthority.create("example.org", clock=clock)
+    source = CaIdentitySource(ca, SID, renew_at=0.5)
+    first = source.identity
+    seen = []
+    source.subscribe(lambda identity, _bundle: seen.append(source.identity is identity))
+    clock.advance(29 * 60)
+    assert source.identity is first
+    clock.advance(2 * 60)
+    with audit.capture() as events:
+        renewed = source.identity
+        assert source.identity is renewed  # one renewal, not one per read
+    assert renewed is not first
+    assert renewed.not_after > first.not_after
+    assert seen == [True]  # a subscriber reading .identity sees the new one (no deadlock)
+    rotations = [e for e in events if e.action == "rotate"]
+    assert len(rotations) == 1
+    assert rotations[0].category == audit.Category.CERTIFICATE
+
+
+def test_ca_source_past_ca_life_keeps_the_current_identity():
+    from meshsec.clock import FrozenClock
+
+    clock = FrozenClock(datetime(2030, 1, 1, tzinfo=UTC).timestamp())
+    ca = CertificateAuthority.create("example.org", ttl=timedelta(hours=2), clock=clock)
+    source = CaIdentitySource(ca, SID, renew_at=0.5)
+    first = source.identity
+    clock.advance(3 * 3600)  # the CA itself has expired: renewal fails, audited
+    assert source.identity is first
+    assert source.identity is first
