@@ -103,13 +103,45 @@ class FileIdentitySource(_RotatingSource):
         self._failed: tuple[bytes, str] | None = None
         self._expiry_reported = False
         self._poll_lock = threading.Lock()
+        self._last_poll = clock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def identity(self) -> WorkloadIdentity:
+        """The current identity; the files are re-checked first when a poll is due."""
+        self._poll_if_due()
+        return super().identity
+
+    @property
+    def bundle(self) -> TrustBundle:
+        """The current bundle; the files are re-checked first when a poll is due."""
+        self._poll_if_due()
+        return super().bundle
+
+    def _poll_if_due(self) -> None:
+        # Reloading follows poll_interval even without start(). A reader never
+        # waits: when a poll is running (another thread, or a subscriber
+        # called by this very poll) it gets the current value.
+        if self._clock() - self._last_poll < self._interval:
+            return
+        if not self._poll_lock.acquire(blocking=False):
+            return
+        try:
+            self._poll_locked()
+        except Exception:  # noqa: BLE001  a reader must never fail: keep the last good identity
+            _log.exception("identity file poll failed")
+        finally:
+            self._poll_lock.release()
+
+    def _poll_locked(self) -> bool:
+        self._last_poll = self._clock()
+        return self._poll()
 
     def poll(self) -> bool:
         """Reload if the files changed; return True when a new identity was swapped in."""
         with self._poll_lock:  # the background thread and a caller may poll at once
-            return self._poll()
+            return self._poll_locked()
 
     def _poll(self) -> bool:
         try:

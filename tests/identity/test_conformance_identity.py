@@ -425,3 +425,29 @@ def test_ca_source_past_ca_life_keeps_the_current_identity():
     clock.advance(3 * 3600)  # the CA itself has expired: renewal fails, audited
     assert source.identity is first
     assert source.identity is first
+
+
+def test_file_source_follows_poll_interval_without_a_thread(tmp_path):
+    from meshsec.clock import FrozenClock
+
+    clock = FrozenClock(datetime(2030, 1, 1, tzinfo=UTC).timestamp())
+    ca = CertificateAuthority.create("example.org", clock=clock)
+    paths = (tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "b.pem")
+    ca.issue(SID).save(paths[0], paths[1], passphrase="pw pw pw")
+    ca.bundle.save(paths[2])
+    source = FileIdentitySource(*paths, passphrase="pw pw pw", poll_interval=2.0, clock=clock)
+    first = source.identity
+    seen = []
+    source.subscribe(lambda identity, _bundle: seen.append(source.identity is identity))
+    new = ca.issue(SID)
+    new.save(paths[0], paths[1], passphrase="pw pw pw")
+    clock.advance(1)
+    assert source.identity is first  # not due yet
+    clock.advance(1.5)
+    assert source.identity.serial_number == new.serial_number
+    assert seen == [True]
+    # Half-written files: the last good identity stays.
+    paths[0].write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    clock.advance(3)
+    assert source.identity.serial_number == new.serial_number
+    assert source.bundle == ca.bundle
