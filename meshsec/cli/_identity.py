@@ -2,7 +2,9 @@
 
 Passphrases never travel on the command line (argv is visible to every user
 of the machine through ``ps``): they come from an environment variable
-(``--passphrase-env VAR``), a file (``--passphrase-file PATH``) or a prompt.
+(``--passphrase-env VAR``), a file (``--passphrase-file PATH``), the default
+variables ``MESHSEC_CA_PASSPHRASE`` (CA key) and ``MESHSEC_KEY_PASSPHRASE``
+(issued key), or a prompt, in that order.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ __all__ = ["parse_duration", "register"]
 # ASCII digits only: \d would also take Arabic-Indic and other Unicode digits.
 _DURATION = re.compile(r"([0-9]{1,9})([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# Read when no --*-env/--*-file option is given, before prompting.
+_DEFAULT_ENV = {"passphrase": "MESHSEC_CA_PASSPHRASE", "key-passphrase": "MESHSEC_KEY_PASSPHRASE"}
 
 
 def parse_duration(text: str) -> timedelta:
@@ -120,13 +124,19 @@ def _passphrase(args: argparse.Namespace, name: str, what: str, *, confirm: bool
         if not value:
             raise InvalidPassphrase(f"{path} holds an empty passphrase")
         return Secret(value)
+    # Scripts without a terminal (CI, provisioning) run the issue's bare
+    # commands with the passphrase in a well-known variable.
+    default_env = _DEFAULT_ENV[name]
+    if os.environ.get(default_env):
+        return Secret(os.environ[default_env])
     return _prompt(name, what, confirm=confirm)
 
 
 def _prompt(name: str, what: str, *, confirm: bool) -> Secret[str]:
     if not sys.stdin.isatty():
         raise ConfigError(
-            f"no terminal to ask for {what}'s passphrase; use --{name}-env or --{name}-file"
+            f"no terminal to ask for {what}'s passphrase; set {_DEFAULT_ENV[name]} "
+            f"or use --{name}-env or --{name}-file"
         )
     value = getpass.getpass(f"Passphrase for {what}: ")
     if confirm and getpass.getpass("Repeat it: ") != value:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -63,6 +64,24 @@ class CaIdentitySource(_RotatingSource):
         self._renew_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def identity(self) -> WorkloadIdentity:
+        """The current identity, renewed first when renewal is due.
+
+        Renewal therefore happens at ``renew_at`` even without :meth:`start`.
+        A reader never waits: when another thread (or a subscriber called
+        during this very renewal) holds the renewal lock, it gets the current
+        identity.
+        """
+        if to_datetime(self._clock) >= self._due and self._renew_lock.acquire(blocking=False):
+            try:
+                if to_datetime(self._clock) >= self._due:
+                    with contextlib.suppress(MeshsecError):  # audited; the current one stays
+                        self._refresh()
+            finally:
+                self._renew_lock.release()
+        return super().identity
 
     @property
     def renew_due(self) -> datetime:

@@ -24,6 +24,16 @@ from meshsec.secret import Secret
 _log = logging.getLogger("meshsec.identity")
 
 
+def _one_path(
+    name: str, value: str | os.PathLike[str] | None, alias: str | os.PathLike[str] | None
+) -> str:
+    if value is not None and alias is None:
+        return os.fspath(value)
+    if value is None and alias is not None:
+        return os.fspath(alias)
+    raise ConfigError(f"give the {name} file once, as {name}= or {name}_path=")
+
+
 def _seconds(value: float | timedelta) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | timedelta):
         raise ConfigError("poll_interval must be a number of seconds or a timedelta")
@@ -57,40 +67,81 @@ class FileIdentitySource(_RotatingSource):
 
     def __init__(
         self,
-        cert_path: str | os.PathLike[str],
-        key_path: str | os.PathLike[str],
-        bundle_path: str | os.PathLike[str],
+        cert: str | os.PathLike[str] | None = None,
+        key: str | os.PathLike[str] | None = None,
+        bundle: str | os.PathLike[str] | None = None,
         *,
         passphrase: Passphrase | None = None,
         trust_domain: str | None = None,
         poll_interval: float | timedelta = 5.0,
         clock: Clock = system_clock,
+        cert_path: str | os.PathLike[str] | None = None,
+        key_path: str | os.PathLike[str] | None = None,
+        bundle_path: str | os.PathLike[str] | None = None,
     ) -> None:
-        self._paths = (os.fspath(cert_path), os.fspath(key_path), os.fspath(bundle_path))
+        # ``cert``/``key``/``bundle`` are the issue's names; the ``*_path``
+        # keywords are the earlier spelling, still accepted.
+        self._paths = (
+            _one_path("cert", cert, cert_path),
+            _one_path("key", key, key_path),
+            _one_path("bundle", bundle, bundle_path),
+        )
         self._passphrase = None if passphrase is None else Secret(passphrase_bytes(passphrase))
         self._trust_domain = trust_domain
         self._interval = _seconds(poll_interval)
         self._clock = clock
         raw = self._read()
         try:
-            identity, bundle = self._parse(raw)
+            identity, trust_bundle = self._parse(raw)
         except MeshsecError as exc:
             _events.certificate_failure(
                 "load", actor=self._actor, target=None, reason=exc.code, clock=clock
             )
             raise
-        super().__init__(identity, bundle, clock=clock)
+        super().__init__(identity, trust_bundle, clock=clock)
         self._digest = _digest(raw)
         self._failed: tuple[bytes, str] | None = None
         self._expiry_reported = False
         self._poll_lock = threading.Lock()
+        self._last_poll = clock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def identity(self) -> WorkloadIdentity:
+        """The current identity; the files are re-checked first when a poll is due."""
+        self._poll_if_due()
+        return super().identity
+
+    @property
+    def bundle(self) -> TrustBundle:
+        """The current bundle; the files are re-checked first when a poll is due."""
+        self._poll_if_due()
+        return super().bundle
+
+    def _poll_if_due(self) -> None:
+        # Reloading follows poll_interval even without start(). A reader never
+        # waits: when a poll is running (another thread, or a subscriber
+        # called by this very poll) it gets the current value.
+        if self._clock() - self._last_poll < self._interval:
+            return
+        if not self._poll_lock.acquire(blocking=False):
+            return
+        try:
+            self._poll_locked()
+        except Exception:  # noqa: BLE001  a reader must never fail: keep the last good identity
+            _log.exception("identity file poll failed")
+        finally:
+            self._poll_lock.release()
+
+    def _poll_locked(self) -> bool:
+        self._last_poll = self._clock()
+        return self._poll()
 
     def poll(self) -> bool:
         """Reload if the files changed; return True when a new identity was swapped in."""
         with self._poll_lock:  # the background thread and a caller may poll at once
-            return self._poll()
+            return self._poll_locked()
 
     def _poll(self) -> bool:
         try:

@@ -53,16 +53,20 @@ class _AllowTrustDomain:
 class _AllowPathPrefix:
     segments: tuple[str, ...]
     trust_domain: str | None
+    children_only: bool = False
 
     def __call__(self, peer: object) -> bool:
         if not isinstance(peer, SpiffeId):
             return False
         if self.trust_domain is not None and peer.trust_domain != self.trust_domain:
             return False
+        if self.children_only and len(peer.segments) <= len(self.segments):
+            return False
         return peer.segments[: len(self.segments)] == self.segments
 
     def __repr__(self) -> str:
-        return f"allow_path_prefix({'/' + '/'.join(self.segments)!r})"
+        slash = "/" if self.children_only else ""
+        return f"allow_path_prefix({'/' + '/'.join(self.segments) + slash!r})"
 
 
 @attrs.frozen
@@ -83,10 +87,20 @@ def allow_id(*ids: SpiffeId | str) -> Matcher:
     return _AllowIds(frozenset(_to_id(i) for i in ids))
 
 
+def _trust_domain_name(trust_domain: str) -> str:
+    if isinstance(trust_domain, str) and trust_domain.startswith("spiffe://"):
+        # The spec's other spelling of a trust domain: spiffe://<td>, no path.
+        parsed = SpiffeId.parse(trust_domain)
+        if not parsed.is_trust_domain_id:
+            raise InvalidSpiffeId("a trust domain is spiffe://<td> with no path")
+        return parsed.trust_domain
+    return SpiffeId.for_trust_domain(trust_domain).trust_domain
+
+
 def allow_trust_domain(trust_domain: str) -> Matcher:
-    """Accept every workload of one trust domain."""
+    """Accept every workload of one trust domain (``example.org`` or ``spiffe://example.org``)."""
     try:
-        return _AllowTrustDomain(SpiffeId.for_trust_domain(trust_domain).trust_domain)
+        return _AllowTrustDomain(_trust_domain_name(trust_domain))
     except InvalidSpiffeId as exc:
         raise ConfigError(f"allow_trust_domain: {exc.message}") from None
 
@@ -95,17 +109,22 @@ def allow_path_prefix(prefix: str, *, trust_domain: str | None = None) -> Matche
     """Accept IDs whose path starts with ``prefix`` on a segment boundary.
 
     ``allow_path_prefix("/ns/prod")`` accepts ``/ns/prod`` and ``/ns/prod/sa/x``
-    but not ``/ns/production``. ``trust_domain=`` narrows it further.
+    but not ``/ns/production``; with a trailing slash, ``"/ns/prod/"`` accepts
+    only the IDs below ``/ns/prod`` (as a string prefix would). ``trust_domain=``
+    narrows it further.
     """
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ConfigError("allow_path_prefix needs a path starting with '/'")
+    children_only = len(prefix) > 1 and prefix.endswith("/") and not prefix.endswith("//")
+    if children_only:
+        prefix = prefix[:-1]
     try:
         probe = SpiffeId.parse(f"spiffe://{trust_domain or 'example.org'}{prefix}")
     except InvalidSpiffeId as exc:
         raise ConfigError(f"allow_path_prefix needs a SPIFFE ID path: {exc.message}") from None
     if not probe.segments:
         raise ConfigError("allow_path_prefix needs a non-empty path; use allow_trust_domain")
-    return _AllowPathPrefix(probe.segments, trust_domain and probe.trust_domain)
+    return _AllowPathPrefix(probe.segments, trust_domain and probe.trust_domain, children_only)
 
 
 def allow_any_of(*matchers: Matcher) -> Matcher:

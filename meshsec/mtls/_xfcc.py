@@ -18,13 +18,15 @@ mTLS peer is a proxy the caller trusts.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterable
 
 import attrs
 
 from meshsec.identity import InvalidSpiffeId, SpiffeId
 from meshsec.mtls import _events
-from meshsec.mtls._errors import InvalidXfcc, PeerNotAuthorized
+from meshsec.mtls._authorize import peer_id
+from meshsec.mtls._errors import InvalidXfcc, PeerCertificateInvalid, PeerNotAuthorized
 from meshsec.mtls._matchers import matches
 
 #: Longest header accepted: a forwarded Cert plus Chain over a few hops fits.
@@ -226,22 +228,41 @@ def peer_from_xfcc(
     header: str,
     *,
     trusted_proxy: Callable[[SpiffeId], bool],
-    proxy_peer: SpiffeId,
+    proxy_peer: SpiffeId | str | ssl.SSLSocket | ssl.SSLObject,
 ) -> SpiffeId:
     """The SPIFFE ID of the client a trusted proxy forwarded, from the last element.
 
-    ``proxy_peer`` is the immediate mTLS peer (see :func:`meshsec.mtls.peer_id`);
-    the header is believed only when ``trusted_proxy(proxy_peer)`` returns
+    ``proxy_peer`` is the immediate mTLS peer: its SpiffeId (see
+    :func:`meshsec.mtls.peer_id`), that ID as text, or the live TLS
+    connection itself. The header is believed only when ``trusted_proxy(proxy_peer)`` returns
     ``True``. Raises :class:`PeerNotAuthorized` when the peer is not a trusted
     proxy and :class:`InvalidXfcc` when the header is malformed or its last
     element carries no valid SPIFFE ID in ``URI``. Each failure emits one
     authentication audit event.
     """
+    peer: SpiffeId | None = None
     try:
-        return _peer_from_xfcc(header, trusted_proxy, proxy_peer)
+        peer = _immediate_peer(proxy_peer)
+        return _peer_from_xfcc(header, trusted_proxy, peer)
     except (InvalidXfcc, PeerNotAuthorized) as exc:
-        _events.refused("xfcc", exc, peer=proxy_peer)
+        _events.refused("xfcc", exc, peer=peer)
         raise
+
+
+def _immediate_peer(proxy_peer: object) -> SpiffeId:
+    if isinstance(proxy_peer, SpiffeId):
+        return proxy_peer
+    if isinstance(proxy_peer, str):
+        try:
+            return SpiffeId.parse(proxy_peer)
+        except InvalidSpiffeId:
+            raise PeerNotAuthorized("the immediate peer is not a valid SPIFFE ID") from None
+    if isinstance(proxy_peer, ssl.SSLSocket | ssl.SSLObject):
+        try:
+            return peer_id(proxy_peer)
+        except PeerCertificateInvalid:
+            raise PeerNotAuthorized("the immediate peer has no valid SPIFFE ID") from None
+    raise TypeError("proxy_peer is a SpiffeId, its text, or the peer's SSLSocket/SSLObject")
 
 
 def _peer_from_xfcc(

@@ -17,11 +17,17 @@ from meshsec.mtls._xfcc import (
     peer_from_xfcc,
 )
 
+#: Short spellings for ``xfcc.parse(header)`` / ``xfcc.build(elements)``.
+parse = parse_xfcc
+build = build_xfcc
+
 __all__ = [
     "MAX_XFCC_BYTES",
     "MAX_XFCC_ELEMENTS",
     "XfccElement",
+    "build",
     "build_xfcc",
+    "parse",
     "parse_xfcc",
     "peer_from_xfcc",
 ]
