@@ -69,7 +69,10 @@ class XfccElement:
     """One proxy hop's view of its client certificate. Absent keys are ``None``.
 
     ``cert`` and ``chain`` are URL-encoded PEM exactly as the proxy sent them;
-    ``dns`` holds every DNS SAN in order.
+    ``dns`` holds every DNS SAN in order. Envoy repeats ``URI`` (and ``By``)
+    once per URI SAN of a certificate that has several: ``uris``/``bys`` hold
+    them all, ``uri``/``by`` the first. An empty value (Envoy writes ``URI=``
+    for a certificate without a URI SAN) is the empty string.
     """
 
     by: str | None = None
@@ -79,6 +82,18 @@ class XfccElement:
     subject: str | None = None
     uri: str | None = None
     dns: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    uris: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    bys: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+
+    def __attrs_post_init__(self) -> None:
+        for single, many in (("uri", "uris"), ("by", "bys")):
+            one, all_ = getattr(self, single), getattr(self, many)
+            if all_ and one is None:
+                object.__setattr__(self, single, all_[0])
+            elif one is not None and not all_:
+                object.__setattr__(self, many, (one,))
+            elif one is not None and one != all_[0]:
+                raise InvalidXfcc(f"{single} must be the first of {many}")
 
 
 def parse_xfcc(
@@ -129,20 +144,25 @@ class _Parser:
 
     def element(self) -> XfccElement:
         fields: dict[str, str] = {}
-        dns: list[str] = []
+        repeated: dict[str, list[str]] = {"dns": [], "uri": [], "by": []}
         while True:
             self.skip_ows()
             key = self.key()
             value = self.value()
-            if key == "dns":
-                dns.append(value)
+            if key in repeated:
+                repeated[key].append(value)
             elif key in fields:
                 raise self.fail(f"repeated key {key!r}")
             else:
                 fields[key] = value
             self.skip_ows()
             if self.pos == len(self.text) or self.text[self.pos] == ",":
-                return XfccElement(dns=tuple(dns), **fields)
+                return XfccElement(
+                    dns=tuple(repeated["dns"]),
+                    uris=tuple(repeated["uri"]),
+                    bys=tuple(repeated["by"]),
+                    **fields,
+                )
             if self.text[self.pos] != ";":
                 raise self.fail("expected ';' or ','")
             self.pos += 1
@@ -169,8 +189,7 @@ class _Parser:
         start = self.pos
         while self.pos < len(self.text) and self.text[self.pos] not in _UNQUOTED_STOP:
             self.pos += 1
-        if self.pos == start:
-            raise self.fail("empty unquoted value")
+        # Empty is allowed: Envoy writes "URI=" for a certificate without a URI SAN.
         return self.text[start : self.pos]
 
     def quoted(self) -> str:
@@ -206,7 +225,11 @@ def build_xfcc(elements: Iterable[XfccElement]) -> str:
 
 
 def _build_element(element: XfccElement) -> str:
-    pairs = [(key, getattr(element, attr)) for key, attr in _CANONICAL]
+    pairs = [("By", by) for by in element.bys]
+    pairs += [
+        (key, getattr(element, attr)) for key, attr in _CANONICAL if attr not in ("by", "uri")
+    ]
+    pairs += [("URI", uri) for uri in element.uris]
     pairs += [("DNS", name) for name in element.dns]
     parts = [f"{key}={_quote(key, value)}" for key, value in pairs if value is not None]
     if not parts:
@@ -274,15 +297,18 @@ def _peer_from_xfcc(
             "header is ignored"
         )
     last = parse_xfcc(header)[-1]
-    # Envoy puts the URI SAN of the appending proxy's own certificate in By:
-    # an element whose By names someone else was not appended by the peer we
-    # trust (a proxy that forwards its client's header unsanitised).
-    if last.by is not None and last.by != str(proxy_peer):
+    # Envoy puts the URI SAN(s) of the appending proxy's own certificate in
+    # By: an element whose By names someone else was not appended by the peer
+    # we trust (a proxy that forwards its client's header unsanitised).
+    if last.bys and str(proxy_peer) not in last.bys:
         raise InvalidXfcc(
             "the last x-forwarded-client-cert element was not appended by the immediate peer"
         )
-    if last.uri is None:
+    if not last.uris or not last.uris[0]:
         raise InvalidXfcc("the last x-forwarded-client-cert element carries no URI")
+    if len(last.uris) != 1:
+        # An X509-SVID has exactly one URI SAN; several leave the client ambiguous.
+        raise InvalidXfcc("the last x-forwarded-client-cert element carries several URIs")
     try:
         return SpiffeId.parse(last.uri)
     except InvalidSpiffeId:

@@ -68,10 +68,8 @@ def test_rfc4514_backslash_escapes_are_kept_as_forwarded():
         ",URI=spiffe://a/b",
         "URI=spiffe://a/b;;By=x",
         "URI",
-        "URI=",
         "=x",
         "Foo=bar",
-        "URI=spiffe://a/b;URI=spiffe://a/c",
         'Subject="unterminated',
         'Subject="a"b',
         "By=a b",
@@ -208,3 +206,29 @@ def test_raising_matcher_fails_closed():
 
     with pytest.raises(PeerNotAuthorized):
         peer_from_xfcc(_header(), trusted_proxy=broken, proxy_peer=PROXY)
+
+
+def test_envoy_forms_parse_empty_uri_and_one_uri_per_san():
+    """Envoy writes ``URI=`` for a certificate without a URI SAN and repeats
+    ``URI``/``By`` once per URI SAN (envoyproxy/envoy#20724)."""
+    (no_san,) = parse_xfcc('Hash=abc;Subject="";URI=')
+    assert no_san.uri == ""
+    assert no_san.subject == ""
+    (several,) = parse_xfcc(
+        "By=spiffe://a/p;By=spiffe://a/q;URI=spiffe://a/x;URI=spiffe://a/y;DNS=d"
+    )
+    assert several.uris == ("spiffe://a/x", "spiffe://a/y")
+    assert several.uri == "spiffe://a/x"
+    assert several.bys == ("spiffe://a/p", "spiffe://a/q")
+    assert parse_xfcc(build_xfcc([several])) == (several,)
+
+
+def test_peer_from_xfcc_refuses_an_element_without_a_uri_or_with_several():
+    for header in ("URI=", 'Subject="";URI=', f"URI={CLIENT};URI=spiffe://example.org/x"):
+        with pytest.raises(InvalidXfcc):
+            peer_from_xfcc(header, trusted_proxy=allow_id(PROXY), proxy_peer=PROXY)
+
+
+def test_peer_from_xfcc_accepts_a_proxy_with_several_uri_sans_in_by():
+    header = f"By=spiffe://example.org/other;By={PROXY};URI={CLIENT}"
+    assert str(peer_from_xfcc(header, trusted_proxy=allow_id(PROXY), proxy_peer=PROXY)) == CLIENT
