@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, MeshsecError
+from meshsec.stores import Store
 from meshsec.tokens import _events, _jose, _jws
 from meshsec.tokens._cache import VerifiedCache
 from meshsec.tokens._claims import CNF_X5T, Claims, validate
@@ -27,7 +28,7 @@ from meshsec.tokens._errors import (
 from meshsec.tokens._keys import SigningKey
 from meshsec.tokens._principals import CertificateLike, Principal, principal
 from meshsec.tokens._principals import certificate as _as_certificate
-from meshsec.tokens._revocation import RevocationList
+from meshsec.tokens._revocation import RevocationList, as_revocation_list
 
 __all__ = ["ACCESS_TOKEN_TYPE", "KeySource", "TokenVerifier", "certificate_thumbprint"]
 
@@ -60,6 +61,11 @@ class TokenVerifier:
     one-time tokens are possible. Verified tokens are cached (``cache_size``
     entries, 0 disables) by their SHA-256; a hit still checks expiry,
     revocation, scopes and certificate binding.
+
+    ``revocations`` is a :class:`RevocationList` or a bare
+    :class:`~meshsec.stores.Store` (wrapped in a RevocationList);
+    ``unsafe_fail_open=True`` with a bare store lets checks pass, audited,
+    while the store is down (default: StoreUnavailable, fail closed).
     """
 
     def __init__(
@@ -70,9 +76,10 @@ class TokenVerifier:
         keys: KeySource,
         leeway: timedelta = timedelta(seconds=30),
         max_token_bytes: int = 8192,
-        revocations: RevocationList | None = None,
+        revocations: RevocationList | Store | None = None,
         cache_size: int = 1024,
         clock: Clock = system_clock,
+        unsafe_fail_open: bool = False,
     ) -> None:
         issuer, audience = principal(issuer), principal(audience)
         if (
@@ -93,7 +100,9 @@ class TokenVerifier:
         self._keys = keys
         self._leeway = leeway.total_seconds()
         self._max_bytes = max_token_bytes
-        self._revocations = revocations
+        self._revocations = as_revocation_list(
+            revocations, clock=clock, unsafe_fail_open=unsafe_fail_open
+        )
         self._cache = VerifiedCache(cache_size) if cache_size else None
         self._clock = clock
 
@@ -104,6 +113,11 @@ class TokenVerifier:
     @property
     def audience(self) -> str:
         return self._audience
+
+    @property
+    def revocations(self) -> RevocationList | None:
+        """The verifier's revocation list (``revoke(jti, until)``, ``is_revoked(jti)``)."""
+        return self._revocations
 
     def verify(
         self,
