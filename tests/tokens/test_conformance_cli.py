@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -107,3 +108,42 @@ def test_token_inspect_is_labelled_unverified(minted: tuple[Path, Path, str]) ->
     decoded = json.loads(body)
     assert decoded["header"]["typ"] == "at+jwt"
     assert decoded["payload"]["sub"] == "web"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES384"])
+def test_generated_key_needs_no_alg_flag_later(tmp_path: Path, alg: str) -> None:
+    """`meshsec keys jwks FILE` as the issue writes it, for a key `keys generate` made."""
+    env = {"MESHSEC_KEY_PASSPHRASE": PASSPHRASE}
+    key, jwks = tmp_path / "key.pem", tmp_path / "jwks.json"
+    assert _meshsec("keys", "generate", "--alg", alg, "--out", str(key), env=env).returncode == 0
+    published = _meshsec("keys", "jwks", str(key), env=env)
+    assert published.returncode == 0, published.stderr
+    assert [k["alg"] for k in json.loads(published.stdout)["keys"]] == [alg]
+    jwks.write_text(published.stdout)
+    minted = _meshsec(
+        "token", "mint", "--key", str(key), "--iss", "i", "--sub", "s", "--aud", "a", env=env
+    )
+    assert minted.returncode == 0, minted.stderr
+    token = minted.stdout.strip()
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["alg"] == alg
+    verified = _meshsec("token", "verify", token, "--jwks", str(jwks), "--iss", "i", "--aud", "a")
+    assert verified.returncode == 0, verified.stderr
+
+
+def test_generated_key_file_loads_with_plain_cryptography(minted: tuple[Path, Path, str]) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key, _, _ = minted
+    loaded = serialization.load_pem_private_key(key.read_bytes(), PASSPHRASE.encode())
+    assert loaded.public_key() is not None
+
+
+def test_generate_into_missing_directory_is_a_clean_error(tmp_path: Path) -> None:
+    result = _meshsec(
+        "keys", "generate", "--out", str(tmp_path / "missing" / "k.pem"),
+        env={"MESHSEC_KEY_PASSPHRASE": PASSPHRASE},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("error [config.error]")
+    assert "Traceback" not in result.stderr
