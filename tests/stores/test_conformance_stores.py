@@ -10,7 +10,7 @@ import pytest
 
 from meshsec import audit
 from meshsec.clock import FrozenClock
-from meshsec.errors import StoreError
+from meshsec.errors import ConfigError, StoreError
 from meshsec.stores import MemoryStore, RedisStore, Store, StoreUnavailable
 from meshsec.tokens import (
     KeySet,
@@ -141,3 +141,16 @@ def test_redis_stopped_unsafe_fail_open_passes_and_audits() -> None:
         actions = [e.action for e in events]
         assert "revocation.unsafe_fail_open" in actions
         assert "revocation.check_failed_open" in actions
+
+
+def test_redis_store_url_as_first_argument_and_from_url(redis_server: RedisServer) -> None:
+    with RedisStore(redis_server.url, prefix="conf-url:") as positional:
+        positional.set("k", b"v", ttl=30)
+    with RedisStore.from_url(redis_server.url, prefix="conf-url:") as named:
+        assert named.get("k") == b"v"
+
+
+@pytest.mark.parametrize("client", [object(), 42, b"redis://127.0.0.1:1"])
+def test_redis_store_non_client_is_config_error(client: object) -> None:
+    with pytest.raises(ConfigError):
+        RedisStore(client)  # type: ignore[arg-type]
