@@ -44,7 +44,7 @@ class TokenIssuer:
         self,
         *,
         issuer: Principal,
-        keys: KeySet,
+        keys: KeySet | SigningKey,
         default_ttl: timedelta = timedelta(minutes=5),
         max_ttl: timedelta = timedelta(hours=1),
         revocations: RevocationList | Store | None = None,
@@ -53,6 +53,8 @@ class TokenIssuer:
         issuer = principal(issuer)
         if not isinstance(issuer, str) or not issuer:
             raise ConfigError("a TokenIssuer needs a non-empty issuer")
+        if isinstance(keys, SigningKey):
+            keys = KeySet([keys])  # one key: a key set of one, which it signs for
         if not isinstance(keys, KeySet):
             raise ConfigError("keys is a KeySet whose primary key signs")
         if not (

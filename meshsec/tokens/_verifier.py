@@ -26,6 +26,7 @@ from meshsec.tokens._errors import (
     TokenTooLarge,
 )
 from meshsec.tokens._keys import SigningKey
+from meshsec.tokens._keyset import KeySet
 from meshsec.tokens._principals import CertificateLike, Principal, principal
 from meshsec.tokens._principals import certificate as _as_certificate
 from meshsec.tokens._revocation import RevocationList, as_revocation_list
@@ -73,7 +74,7 @@ class TokenVerifier:
         *,
         issuer: Principal,
         audience: Principal,
-        keys: KeySource,
+        keys: KeySource | SigningKey,
         leeway: timedelta = timedelta(seconds=30),
         max_token_bytes: int = 8192,
         revocations: RevocationList | Store | None = None,
@@ -93,6 +94,8 @@ class TokenVerifier:
             raise ConfigError("leeway must be between 0 and 5 minutes")
         if max_token_bytes < 64 or cache_size < 0:
             raise ConfigError("max_token_bytes must be >= 64 and cache_size >= 0")
+        if isinstance(keys, SigningKey):
+            keys = _single_key_set(keys)
         if not (callable(getattr(keys, "get", None)) and hasattr(keys, "version")):
             raise ConfigError("keys is a KeySet or a JWKSClient")
         self._issuer = issuer
@@ -223,6 +226,10 @@ class TokenVerifier:
 
     def __repr__(self) -> str:
         return f"TokenVerifier(issuer={self._issuer!r}, audience={self._audience!r})"
+
+
+def _single_key_set(key: SigningKey) -> KeySource:
+    return KeySet([key if key.is_symmetric else key.public()])
 
 
 def _scope_set(scopes: Iterable[str] | str) -> frozenset[str]:

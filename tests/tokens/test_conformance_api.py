@@ -554,3 +554,18 @@ def test_refresh_tokens_stored_only_as_hashes(clock: FrozenClock) -> None:
     token, _ = refresh.issue("alice")
     dump = repr(store.__dict__).encode()
     assert token.reveal().encode() not in dump
+
+
+def test_single_signing_key_accepted_as_keys(clock: FrozenClock) -> None:
+    key = SigningKey.generate(alg="ES256")
+    issuer = TokenIssuer(issuer=ISS, keys=key, clock=clock)
+    verifier = TokenVerifier(issuer=ISS, audience=AUD, keys=key, clock=clock)
+    assert verifier.verify(issuer.issue("alice", AUD)).subject == "alice"
+    public_only = TokenVerifier(issuer=ISS, audience=AUD, keys=key.public(), clock=clock)
+    assert public_only.verify(issuer.issue("bob", AUD)).subject == "bob"
+    with pytest.raises(ConfigError):
+        TokenIssuer(issuer=ISS, keys=key.public(), clock=clock)  # cannot sign
+    shared = SigningKey.symmetric(b"k" * 32)
+    hs_issuer = TokenIssuer(issuer=ISS, keys=shared, clock=clock)
+    hs_verifier = TokenVerifier(issuer=ISS, audience=AUD, keys=shared, clock=clock)
+    assert hs_verifier.verify(hs_issuer.issue("carol", AUD)).subject == "carol"
