@@ -569,3 +569,15 @@ def test_single_signing_key_accepted_as_keys(clock: FrozenClock) -> None:
     hs_issuer = TokenIssuer(issuer=ISS, keys=shared, clock=clock)
     hs_verifier = TokenVerifier(issuer=ISS, audience=AUD, keys=shared, clock=clock)
     assert hs_verifier.verify(hs_issuer.issue("carol", AUD)).subject == "carol"
+
+
+def test_token_error_base_importable_from_the_package() -> None:
+    import meshsec.tokens as tokens
+
+    assert tokens.TokenError is TokenError
+    assert "TokenError" in tokens.__all__
+    for name in tokens.__all__:
+        value = getattr(tokens, name)
+        if isinstance(value, type) and issubclass(value, MeshsecError) and value is not TokenError:
+            assert issubclass(value, TokenError), name
+            assert value.code.startswith("token."), name
