@@ -126,7 +126,7 @@ class TokenVerifier:
         self,
         token: str | bytes,
         *,
-        scopes: Iterable[str] | str = (),
+        scopes: Iterable[str] | str | None = (),
         peer_certificate: CertificateLike | None = None,
         one_time: bool = False,
     ) -> Claims:
@@ -232,10 +232,18 @@ def _single_key_set(key: SigningKey) -> KeySource:
     return KeySet([key if key.is_symmetric else key.public()])
 
 
-def _scope_set(scopes: Iterable[str] | str) -> frozenset[str]:
+def _scope_set(scopes: Iterable[str] | str | None) -> frozenset[str]:
+    if scopes is None:
+        return frozenset()
     if isinstance(scopes, str):
         return frozenset(scopes.split())
-    return frozenset(scopes)
+    try:
+        names = frozenset(scopes)
+    except TypeError:
+        raise ConfigError("scopes is an iterable of scope strings") from None
+    if not all(isinstance(name, str) for name in names):
+        raise ConfigError("scopes is an iterable of scope strings")
+    return names
 
 
 def certificate_thumbprint(certificate: CertificateLike) -> str:

@@ -581,3 +581,19 @@ def test_token_error_base_importable_from_the_package() -> None:
         if isinstance(value, type) and issubclass(value, MeshsecError) and value is not TokenError:
             assert issubclass(value, TokenError), name
             assert value.code.startswith("token."), name
+
+
+@pytest.mark.parametrize("scopes", [42, [1], [["a"]], [None]])
+def test_required_scopes_of_the_wrong_type_are_config_error(
+    issuer: TokenIssuer, keys: KeySet, clock: FrozenClock, scopes: object
+) -> None:
+    verifier = TokenVerifier(issuer=ISS, audience=AUD, keys=keys, clock=clock)
+    with pytest.raises(ConfigError):
+        verifier.verify(issuer.issue("alice", AUD, scopes=("a",)), scopes=scopes)  # type: ignore[arg-type]
+
+
+def test_required_scopes_none_means_no_requirement(
+    issuer: TokenIssuer, keys: KeySet, clock: FrozenClock
+) -> None:
+    verifier = TokenVerifier(issuer=ISS, audience=AUD, keys=keys, clock=clock)
+    assert verifier.verify(issuer.issue("alice", AUD), scopes=None).subject == "alice"
