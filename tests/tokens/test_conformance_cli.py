@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 PASSPHRASE = "correct horse battery staple"
 # What the installed ``meshsec`` console script runs.
@@ -147,3 +149,13 @@ def test_generate_into_missing_directory_is_a_clean_error(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert result.stderr.startswith("error [config.error]")
     assert "Traceback" not in result.stderr
+
+
+@given(st.binary(max_size=512))
+def test_alg_label_parser_never_raises_and_names_only_known_algs(data: bytes) -> None:
+    from meshsec.cli._tokens import _labelled_alg
+    from meshsec.tokens import ALGORITHMS
+
+    alg = _labelled_alg(data)
+    assert alg is None or alg in ALGORITHMS
+    assert _labelled_alg(b"meshsec-alg: PS256\n" + data.replace(b"-----BEGIN", b"")) == "PS256"
