@@ -47,9 +47,9 @@ class RedisStore:
     """A :class:`~meshsec.stores.Store` on a Redis server, through redis-py.
 
     Pass either a ready ``client`` (a ``redis.Redis`` built with the default
-    ``decode_responses=False``) or a ``url`` (also accepted as the first
-    argument, or through :meth:`from_url`) (``redis://``, ``rediss://`` or
-    ``unix://``); the store closes only a client it built. Every key is
+    ``decode_responses=False``) or a ``url`` (``redis://``, ``rediss://`` or
+    ``unix://``; also accepted as the first argument or through
+    :meth:`from_url`); the store closes only a client it built. Every key is
     written under ``prefix``. Any failure to reach or use the server raises
     :class:`~meshsec.stores.StoreUnavailable`; nothing fails silently.
 
@@ -77,7 +77,7 @@ class RedisStore:
             assert url is not None
             built = _client_from_url(url, socket_timeout, connect_timeout)
             self._owns_client = True
-        elif isinstance(client, str):
+        elif isinstance(client, str):  # a str client with url= too was refused above
             raise ConfigError("RedisStore takes exactly one of client= or url=")
         else:
             self._owns_client = False

@@ -182,8 +182,8 @@ def as_revocation_list(
 ) -> RevocationList | None:
     """``revocations=`` as given to a verifier or issuer: a RevocationList, a Store, or None.
 
-    A bare :class:`~meshsec.stores.Store` (the issue's "when a store is
-    configured") is wrapped in a RevocationList on that store.
+    A bare :class:`~meshsec.stores.Store` is wrapped in a RevocationList on
+    that store, so ``TokenVerifier(..., revocations=RedisStore(...))`` works.
     ``unsafe_fail_open`` applies only to such a wrapped store; a ready-made
     RevocationList carries its own setting.
     """
