@@ -31,6 +31,7 @@ from meshsec.tokens import (
 )
 
 _PASSPHRASE_ENV = "MESHSEC_KEY_PASSPHRASE"  # noqa: S105  a variable name, not a secret
+_ALG_LABEL = b"meshsec-alg: "
 _UNVERIFIED = "UNVERIFIED: decoded only; the signature and claims were NOT checked"
 
 
@@ -108,14 +109,43 @@ def _load(path: Path, args: argparse.Namespace) -> SigningKey:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     passphrase = _passphrase(args) if b"ENCRYPTED PRIVATE KEY" in data else None
-    return SigningKey.from_pem(data, passphrase=passphrase, alg=args.alg)
+    alg = args.alg or _labelled_alg(data)
+    return SigningKey.from_pem(data, passphrase=passphrase, alg=alg)
+
+
+def _labelled_alg(data: bytes) -> str | None:
+    """The algorithm ``keys generate`` wrote above the PEM block, if any.
+
+    An RSA key alone cannot say whether it is for RS256 or PS256; without
+    this label ``keys jwks FILE`` and ``token mint`` would need ``--alg``.
+    """
+    head = data.split(b"-----BEGIN", 1)[0]
+    for line in head.splitlines():
+        if line.startswith(_ALG_LABEL):
+            alg = line[len(_ALG_LABEL) :].strip().decode("ascii", "replace")
+            return alg if alg in ALGORITHMS else None
+    return None
 
 
 def _generate(args: argparse.Namespace) -> int:
     key = SigningKey.generate(args.alg)
-    key.save(args.out, passphrase=_passphrase(args, confirm=True))
+    pem = key.to_pem(passphrase=_passphrase(args, confirm=True))
+    # RFC 7468 §5.2: text outside the encapsulation boundaries is allowed
+    # (OpenSSL and cryptography skip it); it records the key's algorithm.
+    _write_private(args.out, _ALG_LABEL + key.alg.encode("ascii") + b"\n" + pem)
     print(f"wrote {args.out} ({key.alg}, encrypted); kid {key.kid}")
     return 0
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
+    # O_CREAT's mode applies only to a new file; narrow an existing one too.
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def _jwks(args: argparse.Namespace) -> int:

@@ -48,7 +48,8 @@ class RedisStore:
 
     Pass either a ready ``client`` (a ``redis.Redis`` built with the default
     ``decode_responses=False``) or a ``url`` (``redis://``, ``rediss://`` or
-    ``unix://``); the store closes only a client it built. Every key is
+    ``unix://``; also accepted as the first argument or through
+    :meth:`from_url`); the store closes only a client it built. Every key is
     written under ``prefix``. Any failure to reach or use the server raises
     :class:`~meshsec.stores.StoreUnavailable`; nothing fails silently.
 
@@ -59,29 +60,40 @@ class RedisStore:
 
     def __init__(
         self,
-        client: redis.Redis | None = None,
+        client: redis.Redis | str | None = None,
         *,
         url: str | None = None,
         prefix: str = "meshsec:",
         socket_timeout: float = 1.0,
         connect_timeout: float = 1.0,
     ) -> None:
+        if isinstance(client, str) and url is None:
+            # RedisStore("redis://...") reads naturally; treat it as url=.
+            client, url = None, client
         if (client is None) == (url is None):
             raise ConfigError("RedisStore takes exactly one of client= or url=")
         self._prefix = check_key(prefix)
         if client is None:
             assert url is not None
-            client = _client_from_url(url, socket_timeout, connect_timeout)
+            built = _client_from_url(url, socket_timeout, connect_timeout)
             self._owns_client = True
+        elif isinstance(client, str):  # a str client with url= too was refused above
+            raise ConfigError("RedisStore takes exactly one of client= or url=")
         else:
             self._owns_client = False
             _check_client(client)
-        self._client = client
-        self._cas = client.register_script(_COMPARE_AND_SET)
+            built = client
+        self._client: redis.Redis = built
+        self._cas = built.register_script(_COMPARE_AND_SET)
         self._errors: tuple[type[BaseException], ...] = (
             _import_redis().exceptions.RedisError,
             OSError,
         )
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisStore:
+        """``RedisStore(url=url, **options)``, spelled like ``redis.Redis.from_url``."""
+        return cls(url=url, **options)
 
     def __repr__(self) -> str:
         # The URL may hold a password, so it never appears here.
@@ -226,6 +238,8 @@ def _client_from_url(url: str, socket_timeout: float, connect_timeout: float) ->
 
 def _check_client(client: object) -> None:
     _import_redis()
+    if not all(callable(getattr(client, name, None)) for name in ("register_script", "get")):
+        raise ConfigError("client is a redis.Redis; pass a URL as url= or as a string")
     pool = getattr(client, "connection_pool", None)
     kwargs = getattr(pool, "connection_kwargs", {})
     if kwargs.get("decode_responses"):

@@ -1,5 +1,6 @@
 """Tokens: key sets and JWKS, issuer and verifier, refresh tokens, revocation."""
 
+from meshsec.errors import TokenError
 from meshsec.tokens._claims import Claims
 from meshsec.tokens._errors import (
     AlgorithmNotAllowed,
@@ -70,6 +71,7 @@ __all__ = [
     "RevocationList",
     "ScopeEscalation",
     "SigningKey",
+    "TokenError",
     "TokenExpired",
     "TokenIssuer",
     "TokenNotYetValid",

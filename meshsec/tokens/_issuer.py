@@ -9,13 +9,14 @@ from typing import Any, Final
 
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError
+from meshsec.stores import Store
 from meshsec.tokens import _events, _jose
 from meshsec.tokens._claims import CNF_X5T, thaw
 from meshsec.tokens._errors import ScopeEscalation
 from meshsec.tokens._keys import SigningKey
 from meshsec.tokens._keyset import KeySet
 from meshsec.tokens._principals import CertificateLike, Principal, audiences, principal
-from meshsec.tokens._revocation import RevocationList
+from meshsec.tokens._revocation import RevocationList, as_revocation_list
 from meshsec.tokens._verifier import (
     ACCESS_TOKEN_TYPE,
     TokenVerifier,
@@ -43,15 +44,17 @@ class TokenIssuer:
         self,
         *,
         issuer: Principal,
-        keys: KeySet,
+        keys: KeySet | SigningKey,
         default_ttl: timedelta = timedelta(minutes=5),
         max_ttl: timedelta = timedelta(hours=1),
-        revocations: RevocationList | None = None,
+        revocations: RevocationList | Store | None = None,
         clock: Clock = system_clock,
     ) -> None:
         issuer = principal(issuer)
         if not isinstance(issuer, str) or not issuer:
             raise ConfigError("a TokenIssuer needs a non-empty issuer")
+        if isinstance(keys, SigningKey):
+            keys = KeySet([keys])  # one key: a key set of one, which it signs for
         if not isinstance(keys, KeySet):
             raise ConfigError("keys is a KeySet whose primary key signs")
         if not (
@@ -65,7 +68,7 @@ class TokenIssuer:
         self._keys = keys
         self._default_ttl = default_ttl.total_seconds()
         self._max_ttl = max_ttl.total_seconds()
-        self._revocations = revocations
+        self._revocations = as_revocation_list(revocations, clock=clock)
         self._clock = clock
         self._headers: dict[str, bytes] = {}
 

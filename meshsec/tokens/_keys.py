@@ -250,6 +250,9 @@ class SigningKey:
         """Write :meth:`to_pem` to ``path`` with mode 0600 (never in plaintext)."""
         data = self.to_pem(passphrase=passphrase)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # O_CREAT's mode applies only to a new file: an existing one keeps
+        # its (maybe world-readable) mode unless it is narrowed here.
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
 

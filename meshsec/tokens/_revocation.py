@@ -17,7 +17,7 @@ from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, TokenError
 from meshsec.stores import MemoryStore, RedisMirror, RedisStore, Store, StoreUnavailable
 
-__all__ = ["RevocationList"]
+__all__ = ["RevocationList", "as_revocation_list"]
 
 _REVOKED = "rev:"
 _CONSUMED = "once:"
@@ -175,6 +175,29 @@ class RevocationList:
         if ttl <= 0:
             return False
         return self._store.set_if_absent(key, b"1", ttl=ttl)
+
+
+def as_revocation_list(
+    revocations: RevocationList | Store | None, *, clock: Clock, unsafe_fail_open: bool = False
+) -> RevocationList | None:
+    """``revocations=`` as given to a verifier or issuer: a RevocationList, a Store, or None.
+
+    A bare :class:`~meshsec.stores.Store` is wrapped in a RevocationList on
+    that store, so ``TokenVerifier(..., revocations=RedisStore(...))`` works.
+    ``unsafe_fail_open`` applies only to such a wrapped store; a ready-made
+    RevocationList carries its own setting.
+    """
+    if isinstance(revocations, RevocationList):
+        if unsafe_fail_open:
+            raise ConfigError("set unsafe_fail_open on the RevocationList itself")
+        return revocations
+    if revocations is None:
+        if unsafe_fail_open:
+            raise ConfigError("unsafe_fail_open needs revocations= (a Store or RevocationList)")
+        return None
+    if not isinstance(revocations, Store):
+        raise ConfigError("revocations is a RevocationList or a meshsec.stores.Store")
+    return RevocationList(revocations, clock=clock, unsafe_fail_open=unsafe_fail_open)
 
 
 def _start_mirror(store: Store, max_staleness: timedelta | float) -> RedisMirror:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from meshsec.clock import Clock, system_clock
 from meshsec.errors import ConfigError, MeshsecError
+from meshsec.stores import Store
 from meshsec.tokens import _events, _jose, _jws
 from meshsec.tokens._cache import VerifiedCache
 from meshsec.tokens._claims import CNF_X5T, Claims, validate
@@ -25,9 +26,10 @@ from meshsec.tokens._errors import (
     TokenTooLarge,
 )
 from meshsec.tokens._keys import SigningKey
+from meshsec.tokens._keyset import KeySet
 from meshsec.tokens._principals import CertificateLike, Principal, principal
 from meshsec.tokens._principals import certificate as _as_certificate
-from meshsec.tokens._revocation import RevocationList
+from meshsec.tokens._revocation import RevocationList, as_revocation_list
 
 __all__ = ["ACCESS_TOKEN_TYPE", "KeySource", "TokenVerifier", "certificate_thumbprint"]
 
@@ -60,6 +62,11 @@ class TokenVerifier:
     one-time tokens are possible. Verified tokens are cached (``cache_size``
     entries, 0 disables) by their SHA-256; a hit still checks expiry,
     revocation, scopes and certificate binding.
+
+    ``revocations`` is a :class:`RevocationList` or a bare
+    :class:`~meshsec.stores.Store` (wrapped in a RevocationList);
+    ``unsafe_fail_open=True`` with a bare store lets checks pass, audited,
+    while the store is down (default: StoreUnavailable, fail closed).
     """
 
     def __init__(
@@ -67,12 +74,13 @@ class TokenVerifier:
         *,
         issuer: Principal,
         audience: Principal,
-        keys: KeySource,
+        keys: KeySource | SigningKey,
         leeway: timedelta = timedelta(seconds=30),
         max_token_bytes: int = 8192,
-        revocations: RevocationList | None = None,
+        revocations: RevocationList | Store | None = None,
         cache_size: int = 1024,
         clock: Clock = system_clock,
+        unsafe_fail_open: bool = False,
     ) -> None:
         issuer, audience = principal(issuer), principal(audience)
         if (
@@ -86,6 +94,8 @@ class TokenVerifier:
             raise ConfigError("leeway must be between 0 and 5 minutes")
         if max_token_bytes < 64 or cache_size < 0:
             raise ConfigError("max_token_bytes must be >= 64 and cache_size >= 0")
+        if isinstance(keys, SigningKey):
+            keys = _single_key_set(keys)
         if not (callable(getattr(keys, "get", None)) and hasattr(keys, "version")):
             raise ConfigError("keys is a KeySet or a JWKSClient")
         self._issuer = issuer
@@ -93,7 +103,9 @@ class TokenVerifier:
         self._keys = keys
         self._leeway = leeway.total_seconds()
         self._max_bytes = max_token_bytes
-        self._revocations = revocations
+        self._revocations = as_revocation_list(
+            revocations, clock=clock, unsafe_fail_open=unsafe_fail_open
+        )
         self._cache = VerifiedCache(cache_size) if cache_size else None
         self._clock = clock
 
@@ -105,11 +117,16 @@ class TokenVerifier:
     def audience(self) -> str:
         return self._audience
 
+    @property
+    def revocations(self) -> RevocationList | None:
+        """The verifier's revocation list (``revoke(jti, until)``, ``is_revoked(jti)``)."""
+        return self._revocations
+
     def verify(
         self,
         token: str | bytes,
         *,
-        scopes: Iterable[str] | str = (),
+        scopes: Iterable[str] | str | None = (),
         peer_certificate: CertificateLike | None = None,
         one_time: bool = False,
     ) -> Claims:
@@ -211,10 +228,22 @@ class TokenVerifier:
         return f"TokenVerifier(issuer={self._issuer!r}, audience={self._audience!r})"
 
 
-def _scope_set(scopes: Iterable[str] | str) -> frozenset[str]:
+def _single_key_set(key: SigningKey) -> KeySource:
+    return KeySet([key if key.is_symmetric else key.public()])
+
+
+def _scope_set(scopes: Iterable[str] | str | None) -> frozenset[str]:
+    if scopes is None:
+        return frozenset()
     if isinstance(scopes, str):
         return frozenset(scopes.split())
-    return frozenset(scopes)
+    try:
+        names = frozenset(scopes)
+    except TypeError:
+        raise ConfigError("scopes is an iterable of scope strings") from None
+    if not all(isinstance(name, str) for name in names):
+        raise ConfigError("scopes is an iterable of scope strings")
+    return names
 
 
 def certificate_thumbprint(certificate: CertificateLike) -> str:
