@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from meshsec._binding import ScopedBinding
 from meshsec.correlation import CorrelationContext
 from meshsec.errors import ConfigError
 
@@ -130,6 +131,9 @@ _current: contextvars.ContextVar[SecurityContext] = contextvars.ContextVar(
 )
 
 
+_binding = ScopedBinding(_current, default=_ANONYMOUS)
+
+
 def current_security_context() -> SecurityContext:
     """The caller of the running request; anonymous outside any request."""
     return _current.get()
@@ -155,10 +159,7 @@ class run_as:  # noqa: N801  used like a function: ``with run_as(ctx):``
         self._context = context
 
     def __enter__(self) -> SecurityContext:
-        token = _current.set(self._context)
-        # Tokens live in the execution context, not on this object, so one
-        # run_as object may be entered by several tasks or threads at once.
-        _tokens.set((*_tokens.get(), (self, token)))
+        _binding.push(self, self._context)
         return self._context
 
     def __exit__(
@@ -167,16 +168,7 @@ class run_as:  # noqa: N801  used like a function: ``with run_as(ctx):``
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        stack = _tokens.get()
-        if not stack or stack[-1][0] is not self:
-            return  # entered in another execution context: nothing bound here
-        token = stack[-1][1]
-        _tokens.set(stack[:-1])
-        try:
-            _current.reset(token)
-        except ValueError:  # token from a copied context: restore its value by hand
-            previous = token.old_value
-            _current.set(_ANONYMOUS if previous is contextvars.Token.MISSING else previous)
+        _binding.pop(self)
 
     async def __aenter__(self) -> SecurityContext:
         return self.__enter__()
@@ -188,8 +180,3 @@ class run_as:  # noqa: N801  used like a function: ``with run_as(ctx):``
         tb: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, tb)
-
-
-_tokens: contextvars.ContextVar[tuple[tuple[run_as, contextvars.Token[SecurityContext]], ...]] = (
-    contextvars.ContextVar("meshsec_run_as_tokens", default=())
-)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Iterable, Mapping, MutableMapping
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
@@ -11,6 +10,7 @@ from opentelemetry import context as otel
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from meshsec._binding import ScopedBinding
 from meshsec.correlation import _config as roles
 from meshsec.correlation._config import DEFAULT_CONFIG, CorrelationConfig
 from meshsec.correlation._context import (
@@ -34,9 +34,7 @@ from meshsec.correlation._rejections import Rejection, count
 H = TypeVar("H", bound=MutableMapping[str, str])
 
 _OWS = " \t"
-_scope_tokens: contextvars.ContextVar[tuple[tuple[object, Any, object | None], ...]] = (
-    contextvars.ContextVar("meshsec_correlation_scopes", default=())
-)
+_binding: ScopedBinding[CorrelationContext | None] = ScopedBinding(_current, default=None)
 _TRACE_PROPAGATOR = TraceContextTextMapPropagator()
 _BAGGAGE_PROPAGATOR = W3CBaggagePropagator()
 
@@ -315,14 +313,11 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
 
     def __enter__(self) -> CorrelationContext:
         ctx = self._context()
-        token = _current.set(ctx)
         otel_token = None
         if self._config.otel and ctx.remote and active_span_ids() is None:
             # Extend the current OpenTelemetry context: other keys it holds stay.
             otel_token = otel.attach(to_otel_context(ctx, base=otel.get_current()))
-        # The tokens live in the execution context, not on this object, so one
-        # scope object may be entered by many tasks or threads at once.
-        _scope_tokens.set((*_scope_tokens.get(), (self, token, otel_token)))
+        _binding.push(self, ctx, otel_token)
         return ctx
 
     def __exit__(
@@ -331,22 +326,12 @@ class scope:  # noqa: N801  used like a function: ``with scope(headers):``
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        stack = _scope_tokens.get()
-        if not stack or stack[-1][0] is not self:
-            # Entered in another execution context (a generator resumed by a
-            # thread pool that copies the context for every step, then closed
-            # elsewhere): what it bound lives there, and the scopes bound here
-            # belong to the caller, so there is nothing here to undo.
-            return
-        _, token, otel_token = stack[-1]
-        _scope_tokens.set(stack[:-1])
-        if otel_token is not None:
+        # Entered in another execution context (a generator resumed by a
+        # thread pool that copies the context for every step, then closed
+        # elsewhere): what it bound lives there, so nothing here is undone.
+        bound, otel_token = _binding.pop(self)
+        if bound and otel_token is not None:
             otel.detach(otel_token)  # type: ignore[arg-type]
-        try:
-            _current.reset(token)
-        except ValueError:  # token from another context: restore its value by hand
-            previous = token.old_value
-            _current.set(None if previous is contextvars.Token.MISSING else previous)
 
     async def __aenter__(self) -> CorrelationContext:
         return self.__enter__()
