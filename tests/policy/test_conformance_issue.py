@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -364,20 +365,15 @@ def test_explain_lists_every_rule(issue_policy) -> None:
     assert "context.amount" in explanation.render()
 
 
+def _match_all(effect: str) -> dict[str, Any]:
+    """A one-rule document whose rule ``r`` matches every request."""
+    rule = {"id": "r", "effect": effect, "principals": ["*"], "actions": ["*"], "resources": ["*"]}
+    return {"version": 1, "rules": [rule]}
+
+
 def test_cache_is_invalidated_on_policy_change(tmp_path) -> None:
     path = tmp_path / "p.json"
-    allow = {
-        "version": 1,
-        "rules": [
-            {
-                "id": "r",
-                "effect": "allow",
-                "principals": ["*"],
-                "actions": ["*"],
-                "resources": ["*"],
-            }
-        ],
-    }
+    allow = _match_all("allow")
     path.write_text(json.dumps(allow))
     with PolicyStore(path) as store:
         engine = Engine(store, cache_size=10)
@@ -794,18 +790,7 @@ def test_real_command_exit_statuses(policy_yaml, tmp_path) -> None:
 
 def test_failing_subscriber_does_not_keep_the_engine_on_the_old_policy(tmp_path) -> None:
     path = tmp_path / "p.json"
-    doc = {
-        "version": 1,
-        "rules": [
-            {
-                "id": "r",
-                "effect": "allow",
-                "principals": ["*"],
-                "actions": ["*"],
-                "resources": ["*"],
-            }
-        ],
-    }
+    doc = _match_all("allow")
     path.write_text(json.dumps(doc))
     with PolicyStore(path) as store:
 
