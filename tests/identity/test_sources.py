@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -546,24 +547,29 @@ def test_file_source_refuses_a_chain_with_a_non_ca_intermediate(
         FileIdentitySource(cert_path, key_path, tmp_path / "bundle.pem", clock=clock)
 
 
+def _race(step: Callable[[], bool], threads: int = 4) -> list[bool]:
+    """Run ``step`` in ``threads`` threads released at once; return what each returned."""
+    barrier = threading.Barrier(threads)
+    results: list[bool] = []
+
+    def run() -> None:
+        barrier.wait()
+        results.append(step())
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results
+
+
 def test_concurrent_renewals_rotate_once(ca: CertificateAuthority, clock: FrozenClock) -> None:
     source = CaIdentitySource(ca, SID)
     seen = Recorder()
     source.subscribe(seen)
     clock.advance(timedelta(minutes=31))
-    barrier = threading.Barrier(4)
-    results: list[bool] = []
-
-    def renew() -> None:
-        barrier.wait()
-        results.append(source.maybe_renew())
-
-    threads = [threading.Thread(target=renew) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [False, False, False, True]
+    assert sorted(_race(source.maybe_renew)) == [False, False, False, True]
     assert len(seen.calls) == 1
 
 
@@ -574,19 +580,7 @@ def test_concurrent_polls_rotate_once(
     seen = Recorder()
     source.subscribe(seen)
     _write(files[0].parent, ca.issue(SID), ca.bundle)
-    barrier = threading.Barrier(4)
-    results: list[bool] = []
-
-    def poll() -> None:
-        barrier.wait()
-        results.append(source.poll())
-
-    threads = [threading.Thread(target=poll) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [False, False, False, True]
+    assert sorted(_race(source.poll)) == [False, False, False, True]
     assert len(seen.calls) == 1
 
 
